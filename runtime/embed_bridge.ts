@@ -152,6 +152,16 @@ export function createBridge(
 
   /** Writes queued events into `batch`; returns how many. */
   const writeQueued = (): number => {
+    try {
+      return writeQueuedEvents();
+    } catch (err) {
+      // A bad event drops the rest of its batch: the next call starts anew.
+      queue = [];
+      queueAt = 0;
+      throw err;
+    }
+  };
+  const writeQueuedEvents = (): number => {
     let at = 0, n = 0;
     while (queueAt < queue.length) {
       const item = queue[queueAt];
