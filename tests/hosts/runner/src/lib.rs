@@ -250,6 +250,9 @@ pub fn register(runner: &mut PluginRunner, lib: &'static Lib, config: &str, open
     let state = LAST_STATE.with(|c| c.get());
     CURRENT_LIB.with(|c| c.set(None));
     res.map_err(|e| anyhow!("plugin_init failed ({}): {e:#}", lib.path))?;
+    if lib.api.__bindgen_anon_1.open.is_none() {
+        return Ok(Handle { lib, state });
+    }
     states().lock().unwrap().insert(
         state,
         Registered { lib, open_params: CString::new(open).context("open params contain NUL")?, pending_eof: false },
@@ -447,7 +450,7 @@ fn run_scenario_inner(sc: &Scenario, want_info: bool, out: &mut ScenarioResult) 
                 continue;
             }
             let v = match cap.extract_field(&evt, f) {
-                None => serde_json::json!({"error": format!("unknown field '{f}' (no registered plugin provides it)")}),
+                None => serde_json::json!({"error": format!("no registered plugin extracts '{f}' from this event (its extract event sources/types do not match)")}),
                 Some(Ok(v)) => canonical(&v),
                 Some(Err(rc)) => {
                     let le: Vec<String> =
