@@ -1,0 +1,260 @@
+//! The JavaScript side of a plugin instance, as seen from Rust: the bridge
+//! object that the bundle installs (see `runtime/_bridge_abi.ts`, which this
+//! file mirrors), its functions and its three shared buffers.
+
+use deno_core::error::JsError;
+use deno_core::v8;
+use deno_core::JsRuntime;
+
+pub const BRIDGE_GLOBAL: &str = "__falcoDenoBridge";
+pub const RESERVED_CONFIG_KEY: &str = "falco_deno";
+pub const BATCH_TIMEOUT: i64 = 0;
+pub const BATCH_EOF: i64 = -1;
+pub const INPUT_HEADER_SIZE: usize = 40;
+pub const REQUEST_SIZE: usize = 24;
+pub const ARG_NONE: u32 = 0;
+pub const ARG_INDEX: u32 = 1;
+pub const ARG_KEY: u32 = 2;
+
+/// A buffer allocated by the engine and written by both sides (never at
+/// the same time: JavaScript runs only while Rust waits for it). Allocated
+/// in the engine because QuickJS-ng copies Rust-allocated backing stores.
+pub struct SharedBuffer {
+  _store: v8::SharedRef<v8::BackingStore>,
+  ptr: *mut u8,
+  len: usize,
+}
+
+impl SharedBuffer {
+  pub fn len(&self) -> usize {
+    self.len
+  }
+  pub fn is_empty(&self) -> bool {
+    self.len == 0
+  }
+  /// SAFETY: no JavaScript may run while the slice is alive.
+  pub unsafe fn bytes(&self) -> &[u8] {
+    std::slice::from_raw_parts(self.ptr, self.len)
+  }
+  /// SAFETY: no JavaScript may run while the slice is alive.
+  #[allow(clippy::mut_from_ref)]
+  pub unsafe fn bytes_mut(&self) -> &mut [u8] {
+    std::slice::from_raw_parts_mut(self.ptr, self.len)
+  }
+}
+
+/// Handles to the bridge's functions.
+pub struct Bridge {
+  object: v8::Global<v8::Object>,
+  pub init: v8::Global<v8::Function>,
+  pub open: v8::Global<v8::Function>,
+  pub close: v8::Global<v8::Function>,
+  pub next_batch: v8::Global<v8::Function>,
+  pub extract: v8::Global<v8::Function>,
+  pub event_to_string: v8::Global<v8::Function>,
+  pub progress: v8::Global<v8::Function>,
+  pub list_open_params: v8::Global<v8::Function>,
+  pub destroy: v8::Global<v8::Function>,
+  pub batch: SharedBuffer,
+  pub input: SharedBuffer,
+  pub output: SharedBuffer,
+}
+
+/// What a bridge call returned, reduced to what the embed needs.
+pub enum Returned {
+  Undefined,
+  Number(f64),
+  String(String),
+  Promise(v8::Global<v8::Promise>),
+  /// `[number, string]`, as `progress()` returns.
+  Pair(f64, String),
+  Other,
+}
+
+/// An argument of a bridge call.
+pub enum Arg<'a> {
+  Str(&'a str),
+}
+
+impl Bridge {
+  /// Reads the bridge object that evaluating the bundle installed.
+  pub fn install(runtime: &mut JsRuntime) -> Result<Bridge, String> {
+    deno_core::scope!(scope, runtime);
+    let global = scope.get_current_context().global(scope);
+    let key = v8::String::new(scope, BRIDGE_GLOBAL).unwrap();
+    let object = global
+      .get(scope, key.into())
+      .and_then(|v| v8::Local::<v8::Object>::try_from(v).ok())
+      .ok_or_else(|| format!("the bundle did not install globalThis.{BRIDGE_GLOBAL}"))?;
+    let function =
+      |scope: &mut v8::PinScope, name: &str| -> Result<v8::Global<v8::Function>, String> {
+        let key = v8::String::new(scope, name).unwrap();
+        object
+          .get(scope, key.into())
+          .and_then(|v| v8::Local::<v8::Function>::try_from(v).ok())
+          .map(|f| v8::Global::new(scope, f))
+          .ok_or_else(|| format!("the bridge has no function \"{name}\""))
+      };
+    let buffer = |scope: &mut v8::PinScope, name: &str| -> Result<SharedBuffer, String> {
+      let key = v8::String::new(scope, name).unwrap();
+      let ab = object
+        .get(scope, key.into())
+        .and_then(|v| v8::Local::<v8::ArrayBuffer>::try_from(v).ok())
+        .ok_or_else(|| format!("the bridge has no ArrayBuffer \"{name}\""))?;
+      let store = ab.get_backing_store();
+      let len = store.byte_length();
+      let ptr = store
+        .data()
+        .map(|p| p.as_ptr() as *mut u8)
+        .ok_or_else(|| format!("the bridge buffer \"{name}\" has no memory"))?;
+      Ok(SharedBuffer {
+        _store: store,
+        ptr,
+        len,
+      })
+    };
+    Ok(Bridge {
+      init: function(scope, "init")?,
+      open: function(scope, "open")?,
+      close: function(scope, "close")?,
+      next_batch: function(scope, "nextBatch")?,
+      extract: function(scope, "extract")?,
+      event_to_string: function(scope, "eventToString")?,
+      progress: function(scope, "progress")?,
+      list_open_params: function(scope, "listOpenParams")?,
+      destroy: function(scope, "destroy")?,
+      batch: buffer(scope, "batch")?,
+      input: buffer(scope, "input")?,
+      output: buffer(scope, "output")?,
+      object: v8::Global::new(scope, object),
+    })
+  }
+
+  /// Calls one bridge function with `this` = the bridge.
+  pub fn call(
+    &self,
+    runtime: &mut JsRuntime,
+    function: &v8::Global<v8::Function>,
+    args: &[Arg],
+  ) -> Result<Returned, CallError> {
+    deno_core::scope!(scope, runtime);
+    v8::tc_scope!(let tc, scope);
+    let f = v8::Local::new(tc, function);
+    let this: v8::Local<v8::Value> = v8::Local::new(tc, &self.object).into();
+    let mut locals: smallvec::SmallVec<[v8::Local<v8::Value>; 2]> = smallvec::SmallVec::new();
+    for arg in args {
+      match arg {
+        Arg::Str(s) => locals.push(
+          v8::String::new(tc, s)
+            .ok_or_else(|| CallError::Internal("string argument too long".into()))?
+            .into(),
+        ),
+      }
+    }
+    match f.call(tc, this, &locals) {
+      Some(value) => Ok(reduce(tc, value)),
+      None => {
+        if tc.is_execution_terminating() || tc.has_terminated() {
+          return Err(CallError::Terminated);
+        }
+        match tc.exception() {
+          Some(exception) => Err(CallError::Js(JsError::from_v8_exception(tc, exception))),
+          None => Err(CallError::Internal(
+            "the call failed without an exception".into(),
+          )),
+        }
+      }
+    }
+  }
+
+  /// The state of a promise returned by `nextBatch()`.
+  pub fn promise_state(
+    runtime: &mut JsRuntime,
+    promise: &v8::Global<v8::Promise>,
+  ) -> PromiseOutcome {
+    deno_core::scope!(scope, runtime);
+    let p = v8::Local::new(scope, promise);
+    match p.state() {
+      v8::PromiseState::Pending => PromiseOutcome::Pending,
+      v8::PromiseState::Fulfilled => PromiseOutcome::Fulfilled,
+      v8::PromiseState::Rejected => {
+        let reason = p.result(scope);
+        PromiseOutcome::Rejected(JsError::from_v8_exception(scope, reason))
+      }
+    }
+  }
+}
+
+pub enum PromiseOutcome {
+  Pending,
+  Fulfilled,
+  Rejected(Box<JsError>),
+}
+
+/// Why a bridge call failed.
+pub enum CallError {
+  Js(Box<JsError>),
+  Terminated,
+  Internal(String),
+}
+
+impl CallError {
+  /// One line for `plugin_get_last_error`: the message and where it came from.
+  pub fn describe(&self) -> String {
+    match self {
+      CallError::Js(e) => describe_js_error(e),
+      CallError::Terminated => "the script was terminated".into(),
+      CallError::Internal(s) => s.clone(),
+    }
+  }
+}
+
+/// `message (at file:line:col)`, without the engine's "Uncaught " prefix.
+pub fn describe_js_error(e: &JsError) -> String {
+  let message = e
+    .exception_message
+    .strip_prefix("Uncaught ")
+    .unwrap_or(&e.exception_message);
+  let message = message.strip_prefix("(in promise) ").unwrap_or(message);
+  match e.frames.first() {
+    Some(frame) => {
+      let file = frame.file_name.as_deref().unwrap_or("<anonymous>");
+      let line = frame.line_number.map(|l| l.to_string()).unwrap_or_default();
+      let column = frame
+        .column_number
+        .map(|c| c.to_string())
+        .unwrap_or_default();
+      match &frame.function_name {
+        Some(f) if !f.is_empty() => format!("{message} (at {f} {file}:{line}:{column})"),
+        _ => format!("{message} (at {file}:{line}:{column})"),
+      }
+    }
+    None => message.to_string(),
+  }
+}
+
+fn reduce<'s>(scope: &mut v8::PinScope<'s, '_>, value: v8::Local<'s, v8::Value>) -> Returned {
+  if value.is_undefined() {
+    Returned::Undefined
+  } else if value.is_number() {
+    Returned::Number(value.number_value(scope).unwrap_or(f64::NAN))
+  } else if value.is_string() {
+    Returned::String(value.to_rust_string_lossy(scope))
+  } else if value.is_promise() {
+    let p = v8::Local::<v8::Promise>::try_from(value).unwrap();
+    Returned::Promise(v8::Global::new(scope, p))
+  } else if value.is_array() {
+    let a = v8::Local::<v8::Array>::try_from(value).unwrap();
+    let first = a.get_index(scope, 0);
+    let second = a.get_index(scope, 1);
+    match (first, second) {
+      (Some(n), Some(s)) if n.is_number() => {
+        let n = n.number_value(scope).unwrap_or(0.0);
+        Returned::Pair(n, s.to_rust_string_lossy(scope))
+      }
+      _ => Returned::Other,
+    }
+  } else {
+    Returned::Other
+  }
+}

@@ -1,0 +1,171 @@
+//! Hands one call at a time from a host thread to the plugin's own thread
+//! and waits for the answer: spin briefly, then park.
+//!
+//! A spin round trip costs a few hundred nanoseconds when both threads have
+//! a core; parking costs tens of microseconds. Falco calls `next_batch` and
+//! `extract_fields` back to back, so both sides spin for a short window
+//! before they sleep: the worker after each call, the caller while it waits.
+
+use std::cell::UnsafeCell;
+use std::hint::spin_loop;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::task::Waker;
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+const IDLE: u32 = 0;
+const REQUESTED: u32 = 1;
+const ANSWERED: u32 = 2;
+
+/// How long a caller spins for the answer before it parks.
+const CALLER_SPIN: Duration = Duration::from_micros(50);
+/// How long the worker spins for the next call before it sleeps.
+pub const WORKER_SPIN: Duration = Duration::from_micros(100);
+
+/// A one-slot rendezvous between callers and the worker thread.
+pub struct Handoff<Req, Resp> {
+  state: AtomicU32,
+  /// Serialises callers: the ABI lets the host call from several threads.
+  callers: Mutex<()>,
+  request: UnsafeCell<Option<Req>>,
+  response: UnsafeCell<Option<Resp>>,
+  worker_sleeping: AtomicBool,
+  worker_waker: Mutex<Option<Waker>>,
+  caller_parked: AtomicBool,
+  caller_thread: Mutex<Option<Thread>>,
+}
+
+// SAFETY: `request` and `response` are only touched by the side that owns
+// the slot according to `state` (release/acquire hand it over).
+unsafe impl<Req: Send, Resp: Send> Sync for Handoff<Req, Resp> {}
+unsafe impl<Req: Send, Resp: Send> Send for Handoff<Req, Resp> {}
+
+impl<Req, Resp> Default for Handoff<Req, Resp> {
+  fn default() -> Self {
+    Handoff {
+      state: AtomicU32::new(IDLE),
+      callers: Mutex::new(()),
+      request: UnsafeCell::new(None),
+      response: UnsafeCell::new(None),
+      worker_sleeping: AtomicBool::new(false),
+      worker_waker: Mutex::new(None),
+      caller_parked: AtomicBool::new(false),
+      caller_thread: Mutex::new(None),
+    }
+  }
+}
+
+impl<Req, Resp> Handoff<Req, Resp> {
+  /// Sends `request` to the worker and waits for its answer.
+  pub fn call(&self, request: Req) -> Resp {
+    let _turn = self.callers.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: state is IDLE, so the slot is ours.
+    unsafe { *self.request.get() = Some(request) };
+    self.state.store(REQUESTED, Ordering::SeqCst);
+    if self.worker_sleeping.load(Ordering::SeqCst) {
+      if let Some(waker) = self.worker_waker.lock().unwrap().as_ref() {
+        waker.wake_by_ref();
+      }
+    }
+    let spin_until = Instant::now() + CALLER_SPIN;
+    let mut spins = 0u32;
+    while self.state.load(Ordering::Acquire) != ANSWERED {
+      spin_loop();
+      spins += 1;
+      if spins % 64 == 0 && Instant::now() > spin_until {
+        self.park_until_answered();
+        break;
+      }
+    }
+    // SAFETY: state is ANSWERED, so the worker is done with the slot.
+    let response = unsafe { (*self.response.get()).take() };
+    self.state.store(IDLE, Ordering::Release);
+    response.expect("worker answered without a response")
+  }
+
+  fn park_until_answered(&self) {
+    *self.caller_thread.lock().unwrap() = Some(std::thread::current());
+    self.caller_parked.store(true, Ordering::SeqCst);
+    while self.state.load(Ordering::SeqCst) != ANSWERED {
+      std::thread::park_timeout(Duration::from_millis(5));
+    }
+    self.caller_parked.store(false, Ordering::SeqCst);
+  }
+
+  /// Worker side: the pending request, if any.
+  pub fn take_request(&self) -> Option<Req> {
+    if self.state.load(Ordering::Acquire) != REQUESTED {
+      return None;
+    }
+    // SAFETY: state is REQUESTED, so the slot is the worker's.
+    unsafe { (*self.request.get()).take() }
+  }
+
+  /// Worker side: whether a request is waiting.
+  pub fn has_request(&self) -> bool {
+    self.state.load(Ordering::Acquire) == REQUESTED
+  }
+
+  /// Worker side: answers the request taken with `take_request`.
+  pub fn answer(&self, response: Resp) {
+    // SAFETY: the worker holds the slot until it stores ANSWERED.
+    unsafe { *self.response.get() = Some(response) };
+    self.state.store(ANSWERED, Ordering::SeqCst);
+    if self.caller_parked.load(Ordering::SeqCst) {
+      if let Some(thread) = self.caller_thread.lock().unwrap().as_ref() {
+        thread.unpark();
+      }
+    }
+  }
+
+  /// Worker side: about to sleep in the event loop; `waker` wakes it.
+  /// Returns true if a request arrived meanwhile (then do not sleep).
+  pub fn prepare_sleep(&self, waker: &Waker) -> bool {
+    {
+      let mut slot = self.worker_waker.lock().unwrap();
+      if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+        *slot = Some(waker.clone());
+      }
+    }
+    self.worker_sleeping.store(true, Ordering::SeqCst);
+    if self.state.load(Ordering::SeqCst) == REQUESTED {
+      self.worker_sleeping.store(false, Ordering::SeqCst);
+      return true;
+    }
+    false
+  }
+
+  /// Worker side: awake again.
+  pub fn woke(&self) {
+    self.worker_sleeping.store(false, Ordering::SeqCst);
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::sync::Arc;
+
+  #[test]
+  fn handoff_round_trips_between_threads() {
+    let h: Arc<Handoff<u64, u64>> = Arc::default();
+    let worker = {
+      let h = h.clone();
+      std::thread::spawn(move || loop {
+        if let Some(x) = h.take_request() {
+          h.answer(x * 2);
+          if x == 0 {
+            break;
+          }
+        }
+        spin_loop();
+      })
+    };
+    for i in 1..10_000u64 {
+      assert_eq!(h.call(i), i * 2);
+    }
+    assert_eq!(h.call(0), 0);
+    worker.join().unwrap();
+  }
+}

@@ -1,0 +1,139 @@
+//! `ss_plugin_t`: what the host holds for one plugin instance.
+
+use crate::manifest::Manifest;
+use crate::worker::{Request, Response, Worker};
+use std::ffi::{c_char, CString};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Options the operator sets under the reserved `falco_deno` member of the
+/// init config.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmbedOptions {
+  /// How long `next_batch` waits for an async `nextBatch` before TIMEOUT.
+  #[serde(default = "default_batch_deadline_ms")]
+  pub batch_deadline_ms: u64,
+}
+
+fn default_batch_deadline_ms() -> u64 {
+  50
+}
+
+impl Default for EmbedOptions {
+  fn default() -> Self {
+    EmbedOptions {
+      batch_deadline_ms: default_batch_deadline_ms(),
+    }
+  }
+}
+
+/// Splits the reserved `falco_deno` member off the init config. A config
+/// that is not a JSON object goes to the plugin unchanged, which reports it.
+pub fn split_config(raw: &str) -> Result<(String, EmbedOptions), String> {
+  let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str::<serde_json::Value>(raw)
+  else {
+    return Ok((raw.to_string(), EmbedOptions::default()));
+  };
+  let Some(reserved) = map.remove(crate::bridge::RESERVED_CONFIG_KEY) else {
+    return Ok((raw.to_string(), EmbedOptions::default()));
+  };
+  let options: EmbedOptions = serde_json::from_value(reserved).map_err(|e| {
+    format!(
+      "invalid \"{}\" member of the init config: {e}",
+      crate::bridge::RESERVED_CONFIG_KEY
+    )
+  })?;
+  Ok((serde_json::Value::Object(map).to_string(), options))
+}
+
+/// One plugin instance as the host sees it.
+pub struct Plugin {
+  pub manifest: Option<&'static Manifest>,
+  pub worker: Option<Worker>,
+  last_error: Mutex<CString>,
+}
+
+impl Plugin {
+  /// An instance that only carries an error (a failed `plugin_init`).
+  pub fn failed(message: String) -> Plugin {
+    let p = Plugin {
+      manifest: None,
+      worker: None,
+      last_error: Mutex::new(CString::default()),
+    };
+    p.set_error(message);
+    p
+  }
+
+  /// Starts the instance thread and calls the script's `init`.
+  pub fn start(manifest: &'static Manifest, config: &str, logger: crate::logger::Logger) -> Plugin {
+    let (config, options) = match split_config(config) {
+      Ok(v) => v,
+      Err(e) => return Plugin::failed(format!("{}: {e}", manifest.json.name)),
+    };
+    let worker = match Worker::start(crate::worker::WorkerSetup {
+      plugin_name: manifest.json.name.clone(),
+      bundle: &manifest.bundle,
+      logger,
+      batch_deadline: Duration::from_millis(options.batch_deadline_ms),
+    }) {
+      Ok(w) => w,
+      Err(e) => return Plugin::failed(e),
+    };
+    let plugin = Plugin {
+      manifest: Some(manifest),
+      worker: Some(worker),
+      last_error: Mutex::new(CString::default()),
+    };
+    if let Response::Failed(e) = plugin.call(Request::Init { config }) {
+      plugin.set_error(e);
+      return Plugin {
+        worker: None,
+        ..plugin
+      };
+    }
+    plugin
+  }
+
+  /// Hands a call to the instance thread; a failure is recorded as the
+  /// last error.
+  pub fn call(&self, request: Request) -> Response {
+    let Some(worker) = &self.worker else {
+      return Response::Failed(self.error_text());
+    };
+    let response = worker.call(request);
+    if let Response::Failed(e) = &response {
+      self.set_error(e.clone());
+    }
+    response
+  }
+
+  pub fn set_error(&self, message: String) {
+    let text = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = text;
+  }
+
+  fn error_text(&self) -> String {
+    let e = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+    if e.as_bytes().is_empty() {
+      "the plugin is not initialised".into()
+    } else {
+      e.to_string_lossy().into_owned()
+    }
+  }
+
+  /// Valid until the next failing call on this instance.
+  pub fn last_error_ptr(&self) -> *const c_char {
+    self
+      .last_error
+      .lock()
+      .unwrap_or_else(|e| e.into_inner())
+      .as_ptr()
+  }
+}
+
+/// Runs `f` and turns a panic into `fallback`: no unwinding crosses the ABI.
+pub fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+  std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(fallback)
+}

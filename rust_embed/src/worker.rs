@@ -1,0 +1,715 @@
+//! The plugin instance's own thread: it owns the `JsRuntime` (one isolate),
+//! serves the calls handed over by [`crate::handoff`], and keeps polling the
+//! event loop between calls so timers and async work make progress.
+
+#![allow(non_upper_case_globals)]
+
+use crate::bridge::{self, Arg, Bridge, PromiseOutcome, Returned};
+use crate::handoff::{Handoff, WORKER_SPIN};
+use crate::logger::{Logger, LEVEL_ERROR};
+use deno_core::{v8, JsRuntime, PollEventLoopOptions, RuntimeOptions};
+use falco_plugin_api::*;
+use std::ffi::{c_char, CString};
+use std::future::{poll_fn, Future};
+use std::hint::spin_loop;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::task::Poll;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Stack of the instance thread. QuickJS-ng measures stack overflow from the
+/// thread that created the isolate, so deep recursion needs real room.
+const STACK_SIZE: usize = 64 * 1024 * 1024;
+/// Size of a scap event header plus the two u32 parameter lengths.
+const PLUGIN_EVENT_HEADER: usize = 26 + 8;
+/// scap event type of a plugin event.
+pub const PLUGIN_EVENT_TYPE: u16 = 322;
+
+/// A call handed to the instance thread. Raw pointers point into the
+/// caller's memory, which stays valid because the caller waits.
+pub enum Request {
+  Init {
+    config: String,
+  },
+  Open {
+    params: String,
+  },
+  Close,
+  NextBatch,
+  Extract {
+    event: *const ss_plugin_event_input,
+    input: *const ss_plugin_field_extract_input,
+  },
+  EventToString {
+    event: *const ss_plugin_event_input,
+  },
+  Progress,
+  ListOpenParams,
+  Shutdown,
+}
+
+/// The instance thread's answer. Pointers point into memory the instance
+/// owns until the next call of the same kind.
+pub enum Response {
+  Done,
+  Failed(String),
+  Batch {
+    count: u32,
+    events: *mut *mut ss_plugin_event,
+  },
+  Timeout,
+  Eof,
+  Text(*const c_char),
+  Progress {
+    pct: u32,
+    text: *const c_char,
+  },
+}
+
+// SAFETY: see the doc comments: the pointed-to memory outlives the call.
+unsafe impl Send for Request {}
+unsafe impl Send for Response {}
+
+/// What the instance thread needs to start.
+pub struct WorkerSetup {
+  pub plugin_name: String,
+  pub bundle: &'static str,
+  pub logger: Logger,
+  pub batch_deadline: Duration,
+}
+
+/// The host side's handle on an instance thread.
+pub struct Worker {
+  handoff: Arc<Handoff<Request, Response>>,
+  thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+  /// Starts the thread, creates the runtime there and evaluates the bundle.
+  pub fn start(setup: WorkerSetup) -> Result<Worker, String> {
+    let handoff: Arc<Handoff<Request, Response>> = Arc::default();
+    let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
+    let thread = {
+      let handoff = handoff.clone();
+      std::thread::Builder::new()
+        .name(format!(
+          "fdeno-{}",
+          setup.plugin_name.chars().take(9).collect::<String>()
+        ))
+        .stack_size(STACK_SIZE)
+        .spawn(move || run(setup, handoff, started_tx))
+        .map_err(|e| format!("cannot start the plugin thread: {e}"))?
+    };
+    match started_rx.recv() {
+      Ok(Ok(())) => Ok(Worker {
+        handoff,
+        thread: Some(thread),
+      }),
+      Ok(Err(e)) => {
+        let _ = thread.join();
+        Err(e)
+      }
+      Err(_) => {
+        let _ = thread.join();
+        Err("the plugin thread died while starting the JavaScript engine".into())
+      }
+    }
+  }
+
+  /// Runs `request` on the instance thread and returns its answer.
+  pub fn call(&self, request: Request) -> Response {
+    self.handoff.call(request)
+  }
+}
+
+impl Drop for Worker {
+  fn drop(&mut self) {
+    if let Some(thread) = self.thread.take() {
+      let _ = self.handoff.call(Request::Shutdown);
+      let _ = thread.join();
+    }
+  }
+}
+
+fn run(
+  setup: WorkerSetup,
+  handoff: Arc<Handoff<Request, Response>>,
+  started: std::sync::mpsc::SyncSender<Result<(), String>>,
+) {
+  crate::engine::prepare_process();
+  let tokio = match tokio::runtime::Builder::new_current_thread()
+    .enable_all()
+    .build()
+  {
+    Ok(t) => t,
+    Err(e) => {
+      let _ = started.send(Err(format!("cannot start the plugin's event loop: {e}")));
+      return;
+    }
+  };
+  let _guard = tokio.enter();
+  let instance = match Instance::new(setup) {
+    Ok(i) => i,
+    Err(e) => {
+      let _ = started.send(Err(e));
+      return;
+    }
+  };
+  let _ = started.send(Ok(()));
+  tokio.block_on(serve(instance, handoff));
+}
+
+/// Storage for one extracted field's values, reused from call to call.
+#[derive(Default)]
+struct FieldValues {
+  u64s: Vec<u64>,
+  u32s: Vec<u32>,
+  bytes: Vec<u8>,
+  spans: Vec<(usize, usize)>,
+  strings: Vec<*const c_char>,
+  buffers: Vec<ss_plugin_byte_buffer>,
+}
+
+struct Instance {
+  runtime: JsRuntime,
+  bridge: Bridge,
+  logger_name: String,
+  batch_deadline: Duration,
+  pending_batch: Option<v8::Global<v8::Promise>>,
+  batch_copy: Vec<u8>,
+  batch_events: Vec<*mut ss_plugin_event>,
+  fields: Vec<FieldValues>,
+  event_text: CString,
+  progress_text: CString,
+  open_params: CString,
+}
+
+impl Instance {
+  fn new(setup: WorkerSetup) -> Result<Instance, String> {
+    let mut runtime = JsRuntime::try_new(RuntimeOptions {
+      extensions: vec![crate::ops::falco_deno::init(setup.logger)],
+      ..Default::default()
+    })
+    .map_err(|e| format!("cannot create the JavaScript runtime: {e}"))?;
+    let name = format!("file:///{}.bundle.js", setup.plugin_name);
+    runtime
+      .execute_script(name, setup.bundle.to_string())
+      .map_err(|e| {
+        format!(
+          "{}: loading the plugin failed: {}",
+          setup.plugin_name,
+          bridge::describe_js_error(&e)
+        )
+      })?;
+    let bridge = Bridge::install(&mut runtime)?;
+    Ok(Instance {
+      runtime,
+      bridge,
+      logger_name: setup.plugin_name,
+      batch_deadline: setup.batch_deadline,
+      pending_batch: None,
+      batch_copy: Vec::new(),
+      batch_events: Vec::new(),
+      fields: Vec::new(),
+      event_text: CString::default(),
+      progress_text: CString::default(),
+      open_params: CString::default(),
+    })
+  }
+
+  async fn handle(&mut self, request: Request) -> Response {
+    match request {
+      Request::Init { config } => self.simple(|b| &b.init, &[Arg::Str(&config)]),
+      Request::Open { params } => {
+        self.pending_batch = None;
+        self.simple(|b| &b.open, &[Arg::Str(&params)])
+      }
+      Request::Close => {
+        self.pending_batch = None;
+        self.simple(|b| &b.close, &[])
+      }
+      Request::NextBatch => self.next_batch().await,
+      Request::Extract { event, input } => match unsafe { self.extract(&*event, &*input) } {
+        Ok(()) => Response::Done,
+        Err(e) => Response::Failed(e),
+      },
+      Request::EventToString { event } => match unsafe { self.event_to_string(&*event) } {
+        Ok(p) => Response::Text(p),
+        Err(e) => Response::Failed(e),
+      },
+      Request::Progress => self.progress(),
+      Request::ListOpenParams => {
+        match self
+          .bridge
+          .call(&mut self.runtime, &self.bridge.list_open_params, &[])
+        {
+          Ok(Returned::String(s)) => {
+            self.open_params = CString::new(s).unwrap_or_default();
+            Response::Text(self.open_params.as_ptr())
+          }
+          Ok(_) => Response::Failed("listOpenParams did not return a string".into()),
+          Err(e) => Response::Failed(e.describe()),
+        }
+      }
+      Request::Shutdown => self.simple(|b| &b.destroy, &[]),
+    }
+  }
+
+  fn simple(
+    &mut self,
+    pick: impl Fn(&Bridge) -> &v8::Global<v8::Function>,
+    args: &[Arg],
+  ) -> Response {
+    let f = pick(&self.bridge).clone();
+    match self.bridge.call(&mut self.runtime, &f, args) {
+      Ok(_) => Response::Done,
+      Err(e) => Response::Failed(e.describe()),
+    }
+  }
+
+  async fn next_batch(&mut self) -> Response {
+    let deadline = Instant::now() + self.batch_deadline;
+    loop {
+      if let Some(promise) = self.pending_batch.clone() {
+        match self.wait_for(&promise, deadline).await {
+          PromiseOutcome::Pending => return Response::Timeout,
+          PromiseOutcome::Rejected(e) => {
+            self.pending_batch = None;
+            return Response::Failed(bridge::describe_js_error(&e));
+          }
+          PromiseOutcome::Fulfilled => self.pending_batch = None,
+        }
+      }
+      match self
+        .bridge
+        .call(&mut self.runtime, &self.bridge.next_batch, &[])
+      {
+        Ok(Returned::Number(n)) => return self.finish_batch(n),
+        Ok(Returned::Promise(p)) => {
+          if Instant::now() >= deadline {
+            self.pending_batch = Some(p);
+            return Response::Timeout;
+          }
+          self.pending_batch = Some(p);
+        }
+        Ok(_) => {
+          return Response::Failed(
+            "the bridge's nextBatch returned neither a number nor a promise".into(),
+          )
+        }
+        Err(e) => return Response::Failed(e.describe()),
+      }
+    }
+  }
+
+  /// Polls the event loop until `promise` settles or `deadline` passes.
+  async fn wait_for(
+    &mut self,
+    promise: &v8::Global<v8::Promise>,
+    deadline: Instant,
+  ) -> PromiseOutcome {
+    let sleep = tokio::time::sleep_until(deadline.into());
+    let mut sleep = std::pin::pin!(sleep);
+    let runtime = &mut self.runtime;
+    let logger_name = &self.logger_name;
+    poll_fn(|cx| {
+      if let outcome @ (PromiseOutcome::Fulfilled | PromiseOutcome::Rejected(_)) =
+        Bridge::promise_state(runtime, promise)
+      {
+        return Poll::Ready(outcome);
+      }
+      let looped = runtime.poll_event_loop(cx, PollEventLoopOptions::default());
+      match Bridge::promise_state(runtime, promise) {
+        PromiseOutcome::Pending => {}
+        outcome => return Poll::Ready(outcome),
+      }
+      if let Poll::Ready(Err(e)) = looped {
+        eprintln!("[{logger_name}] error in the event loop: {e}");
+      }
+      if sleep.as_mut().poll(cx).is_ready() {
+        return Poll::Ready(PromiseOutcome::Pending);
+      }
+      Poll::Pending
+    })
+    .await
+  }
+
+  fn finish_batch(&mut self, n: f64) -> Response {
+    if n == bridge::BATCH_EOF as f64 {
+      return Response::Eof;
+    }
+    if n == bridge::BATCH_TIMEOUT as f64 || n.is_nan() {
+      return Response::Timeout;
+    }
+    if n < 0.0 || n.fract() != 0.0 || n > u32::MAX as f64 {
+      return Response::Failed(format!(
+        "the bridge's nextBatch returned an invalid count {n}"
+      ));
+    }
+    let count = n as usize;
+    // SAFETY: JavaScript is not running.
+    let batch = unsafe { self.bridge.batch.bytes() };
+    let mut offsets = Vec::with_capacity(count);
+    let mut at = 0usize;
+    for i in 0..count {
+      if at + PLUGIN_EVENT_HEADER > batch.len() {
+        return Response::Failed(format!(
+          "event {i} of the batch lies outside the batch buffer"
+        ));
+      }
+      let len = u32::from_le_bytes(batch[at + 16..at + 20].try_into().unwrap()) as usize;
+      if len < PLUGIN_EVENT_HEADER || at + len > batch.len() {
+        return Response::Failed(format!(
+          "event {i} of the batch has an invalid length {len}"
+        ));
+      }
+      offsets.push(at);
+      at += len;
+    }
+    // The host may keep these until the next call: copy out of engine memory.
+    self.batch_copy.clear();
+    self.batch_copy.extend_from_slice(&batch[..at]);
+    self.batch_events.clear();
+    let base = self.batch_copy.as_mut_ptr();
+    self.batch_events.extend(
+      offsets
+        .iter()
+        .map(|&o| unsafe { base.add(o) } as *mut ss_plugin_event),
+    );
+    Response::Batch {
+      count: count as u32,
+      events: self.batch_events.as_mut_ptr(),
+    }
+  }
+
+  /// Writes the event header and payload into `input`; returns where the
+  /// bytes after the payload start.
+  unsafe fn write_event(
+    &self,
+    event: &ss_plugin_event_input,
+    requests: usize,
+  ) -> Result<usize, String> {
+    let input = self.bridge.input.bytes_mut();
+    let evt = event.evt as *const u8;
+    if evt.is_null() {
+      return Err("the host passed no event".into());
+    }
+    let header = std::slice::from_raw_parts(evt, 26);
+    let ts = u64::from_le_bytes(header[0..8].try_into().unwrap());
+    let len = u32::from_le_bytes(header[16..20].try_into().unwrap()) as usize;
+    let etype = u16::from_le_bytes(header[20..22].try_into().unwrap());
+    let nparams = u32::from_le_bytes(header[22..26].try_into().unwrap()) as usize;
+    let (plugin_id, payload): (u32, &[u8]) =
+      if etype == PLUGIN_EVENT_TYPE && nparams >= 2 && len >= PLUGIN_EVENT_HEADER {
+        let whole = std::slice::from_raw_parts(evt, len);
+        let lens_end = 26 + 4 * nparams;
+        if len < lens_end {
+          return Err(format!(
+            "the event is too short ({len} bytes) for {nparams} parameters"
+          ));
+        }
+        let l0 = u32::from_le_bytes(whole[26..30].try_into().unwrap()) as usize;
+        let l1 = u32::from_le_bytes(whole[30..34].try_into().unwrap()) as usize;
+        if l0 != 4 || lens_end + l0 + l1 > len {
+          return Err("the plugin event's parameters do not fit its length".into());
+        }
+        let id = u32::from_le_bytes(whole[lens_end..lens_end + 4].try_into().unwrap());
+        (id, &whole[lens_end + 4..lens_end + 4 + l1])
+      } else {
+        (0, &[])
+      };
+    let payload_at = bridge::INPUT_HEADER_SIZE + requests * bridge::REQUEST_SIZE;
+    if payload_at + payload.len() > input.len() {
+      return Err(format!(
+        "the event payload of {} bytes exceeds the extraction buffer of {} bytes",
+        payload.len(),
+        input.len()
+      ));
+    }
+    input[0..8].copy_from_slice(&event.evtnum.to_le_bytes());
+    input[8..16].copy_from_slice(&ts.to_le_bytes());
+    input[16..20].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    input[20..24].copy_from_slice(&(payload_at as u32).to_le_bytes());
+    input[24..28].copy_from_slice(&(requests as u32).to_le_bytes());
+    input[28..32].copy_from_slice(&plugin_id.to_le_bytes());
+    input[32..36].copy_from_slice(&(etype as u32).to_le_bytes());
+    input[36..40].copy_from_slice(&0u32.to_le_bytes());
+    input[payload_at..payload_at + payload.len()].copy_from_slice(payload);
+    Ok(payload_at + payload.len())
+  }
+
+  unsafe fn extract(
+    &mut self,
+    event: &ss_plugin_event_input,
+    input: &ss_plugin_field_extract_input,
+  ) -> Result<(), String> {
+    let n = input.num_fields as usize;
+    if n == 0 {
+      return Ok(());
+    }
+    if input.fields.is_null() {
+      return Err("the host passed no fields to extract".into());
+    }
+    let requests = std::slice::from_raw_parts_mut(input.fields, n);
+    let max_requests = (self.bridge.input.len() - bridge::INPUT_HEADER_SIZE) / bridge::REQUEST_SIZE;
+    if n > max_requests {
+      return Err(format!(
+        "{n} fields in one call exceed the limit of {max_requests}"
+      ));
+    }
+    let mut at = self.write_event(event, n)?;
+    let buf = self.bridge.input.bytes_mut();
+    for (i, req) in requests.iter().enumerate() {
+      let (kind, index, key_at, key_len) = if req.arg_present == 0 {
+        (bridge::ARG_NONE, 0u64, 0usize, 0usize)
+      } else if !req.arg_key.is_null() {
+        let key = std::ffi::CStr::from_ptr(req.arg_key).to_bytes();
+        if at + key.len() > buf.len() {
+          return Err("the field arguments exceed the extraction buffer".into());
+        }
+        buf[at..at + key.len()].copy_from_slice(key);
+        let r = (bridge::ARG_KEY, 0u64, at, key.len());
+        at += key.len();
+        r
+      } else {
+        (bridge::ARG_INDEX, req.arg_index, 0, 0)
+      };
+      let r = bridge::INPUT_HEADER_SIZE + i * bridge::REQUEST_SIZE;
+      buf[r..r + 4].copy_from_slice(&req.field_id.to_le_bytes());
+      buf[r + 4..r + 8].copy_from_slice(&kind.to_le_bytes());
+      buf[r + 8..r + 16].copy_from_slice(&index.to_le_bytes());
+      buf[r + 16..r + 20].copy_from_slice(&(key_at as u32).to_le_bytes());
+      buf[r + 20..r + 24].copy_from_slice(&(key_len as u32).to_le_bytes());
+    }
+    if let Err(e) = self
+      .bridge
+      .call(&mut self.runtime, &self.bridge.extract, &[])
+    {
+      return Err(e.describe());
+    }
+    self.collect_values(requests)
+  }
+
+  /// Copies the values out of `output` into instance-owned storage and
+  /// points the host's result fields at it.
+  unsafe fn collect_values(
+    &mut self,
+    requests: &mut [ss_plugin_extract_field],
+  ) -> Result<(), String> {
+    let out = self.bridge.output.bytes();
+    if self.fields.len() < requests.len() {
+      self
+        .fields
+        .resize_with(requests.len(), FieldValues::default);
+    }
+    let mut at = 0usize;
+    let read_u32 = |at: &mut usize| -> Result<u32, String> {
+      let v = out
+        .get(*at..*at + 4)
+        .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+        .ok_or_else(|| "the extracted values run past the output buffer".to_string())?;
+      *at += 4;
+      Ok(v)
+    };
+    for (req, store) in requests.iter_mut().zip(self.fields.iter_mut()) {
+      store.u64s.clear();
+      store.u32s.clear();
+      store.bytes.clear();
+      store.spans.clear();
+      store.strings.clear();
+      store.buffers.clear();
+      let count = read_u32(&mut at)? as usize;
+      for _ in 0..count {
+        let len = read_u32(&mut at)? as usize;
+        let value = out
+          .get(at..at + len)
+          .ok_or("the extracted values run past the output buffer")?;
+        at += len;
+        match req.ftype {
+          ss_plugin_field_type_FTYPE_UINT64
+          | ss_plugin_field_type_FTYPE_RELTIME
+          | ss_plugin_field_type_FTYPE_ABSTIME => {
+            let v: [u8; 8] = value
+              .try_into()
+              .map_err(|_| format!("field id {} expected 8 bytes, got {len}", req.field_id))?;
+            store.u64s.push(u64::from_le_bytes(v));
+          }
+          ss_plugin_field_type_FTYPE_BOOL => {
+            let v: [u8; 4] = value
+              .try_into()
+              .map_err(|_| format!("field id {} expected 4 bytes, got {len}", req.field_id))?;
+            store.u32s.push(u32::from_le_bytes(v));
+          }
+          ss_plugin_field_type_FTYPE_STRING => {
+            let start = store.bytes.len();
+            store.bytes.extend_from_slice(value);
+            store.bytes.push(0);
+            store.spans.push((start, len));
+          }
+          _ => {
+            let start = store.bytes.len();
+            store.bytes.extend_from_slice(value);
+            store.spans.push((start, len));
+          }
+        }
+      }
+      req.res_len = count as u64;
+      match req.ftype {
+        ss_plugin_field_type_FTYPE_UINT64
+        | ss_plugin_field_type_FTYPE_RELTIME
+        | ss_plugin_field_type_FTYPE_ABSTIME => {
+          req.res.u64_ = store.u64s.as_mut_ptr();
+        }
+        ss_plugin_field_type_FTYPE_BOOL => req.res.u32_ = store.u32s.as_mut_ptr(),
+        ss_plugin_field_type_FTYPE_STRING => {
+          let base = store.bytes.as_ptr();
+          store.strings.extend(
+            store
+              .spans
+              .iter()
+              .map(|&(s, _)| base.add(s) as *const c_char),
+          );
+          req.res.str_ = store.strings.as_mut_ptr();
+        }
+        _ => {
+          let base = store.bytes.as_ptr();
+          store
+            .buffers
+            .extend(store.spans.iter().map(|&(s, l)| ss_plugin_byte_buffer {
+              len: l as u32,
+              ptr: base.add(s) as *const _,
+            }));
+          req.res.buf = store.buffers.as_mut_ptr();
+        }
+      }
+    }
+    Ok(())
+  }
+
+  unsafe fn event_to_string(
+    &mut self,
+    event: &ss_plugin_event_input,
+  ) -> Result<*const c_char, String> {
+    self.write_event(event, 0)?;
+    match self
+      .bridge
+      .call(&mut self.runtime, &self.bridge.event_to_string, &[])
+    {
+      Ok(Returned::String(s)) => {
+        self.event_text = CString::new(s.replace('\0', "\\0")).unwrap_or_default();
+        Ok(self.event_text.as_ptr())
+      }
+      Ok(_) => Err("eventToString did not return a string".into()),
+      Err(e) => Err(e.describe()),
+    }
+  }
+
+  fn progress(&mut self) -> Response {
+    match self
+      .bridge
+      .call(&mut self.runtime, &self.bridge.progress, &[])
+    {
+      Ok(Returned::Pair(pct, text)) => {
+        self.progress_text = CString::new(text.replace('\0', "")).unwrap_or_default();
+        Response::Progress {
+          pct: pct.clamp(0.0, 10000.0) as u32,
+          text: self.progress_text.as_ptr(),
+        }
+      }
+      Ok(_) => {
+        self.progress_text = CString::default();
+        Response::Progress {
+          pct: 0,
+          text: self.progress_text.as_ptr(),
+        }
+      }
+      Err(e) => Response::Failed(e.describe()),
+    }
+  }
+
+  fn log_event_loop_error(&mut self, error: &dyn std::fmt::Display) {
+    let msg = format!(
+      "{}: uncaught error in async code: {error}",
+      self.logger_name
+    );
+    let state = self.runtime.op_state();
+    let state = state.borrow();
+    state.borrow::<Logger>().log(LEVEL_ERROR, &msg);
+  }
+}
+
+async fn serve(mut instance: Instance, handoff: Arc<Handoff<Request, Response>>) {
+  let mut last_poll = Instant::now();
+  loop {
+    let mut idle_since = Instant::now();
+    loop {
+      if let Some(request) = handoff.take_request() {
+        let shutdown = matches!(request, Request::Shutdown);
+        let handled = std::panic::AssertUnwindSafe(instance.handle(request));
+        let response = match catch_unwind_future(handled).await {
+          Ok(r) => r,
+          Err(_) => Response::Failed("internal error in the plugin thread (panic)".into()),
+        };
+        handoff.answer(response);
+        if shutdown {
+          return;
+        }
+        // Let timers and I/O move even when the host never pauses.
+        if last_poll.elapsed() > Duration::from_millis(1) {
+          poll_once(&mut instance).await;
+          last_poll = Instant::now();
+        }
+        idle_since = Instant::now();
+        continue;
+      }
+      if idle_since.elapsed() > WORKER_SPIN {
+        break;
+      }
+      spin_loop();
+    }
+    poll_fn(|cx| {
+      if handoff.prepare_sleep(cx.waker()) {
+        return Poll::Ready(());
+      }
+      if let Poll::Ready(Err(e)) = instance
+        .runtime
+        .poll_event_loop(cx, PollEventLoopOptions::default())
+      {
+        instance.log_event_loop_error(&e);
+      }
+      if handoff.has_request() {
+        return Poll::Ready(());
+      }
+      Poll::Pending
+    })
+    .await;
+    handoff.woke();
+    last_poll = Instant::now();
+  }
+}
+
+async fn poll_once(instance: &mut Instance) {
+  poll_fn(|cx| {
+    if let Poll::Ready(Err(e)) = instance
+      .runtime
+      .poll_event_loop(cx, PollEventLoopOptions::default())
+    {
+      instance.log_event_loop_error(&e);
+    }
+    Poll::Ready(())
+  })
+  .await
+}
+
+async fn catch_unwind_future<F: Future>(f: AssertUnwindSafe<F>) -> std::thread::Result<F::Output> {
+  let mut f = std::pin::pin!(f.0);
+  poll_fn(
+    move |cx| match std::panic::catch_unwind(AssertUnwindSafe(|| f.as_mut().poll(cx))) {
+      Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+      Ok(Poll::Pending) => Poll::Pending,
+      Err(e) => Poll::Ready(Err(e)),
+    },
+  )
+  .await
+}
