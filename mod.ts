@@ -48,3 +48,4 @@ export {
 export { buildManifest, type Manifest } from "./runtime/manifest.ts";
 export { formatIp, parseIp } from "./runtime/field_values.ts";
 export type { DecodedValue } from "./runtime/field_values.ts";
+export type { Bridge } from "./runtime/_bridge_abi.ts";

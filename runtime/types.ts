@@ -83,7 +83,8 @@ export interface ExtractContext<S, D> {
   readonly key: string | undefined;
 }
 
-interface FieldBase {
+/** What every field definition has. */
+export interface FieldBase {
   /** Field name as used in rules: `prefix.name`, letters, digits and `_`. */
   name: string;
   /** Description shown by `falco --list`. Required by libsinsp. */
