@@ -16,8 +16,16 @@ import * as esbuild from "esbuild";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compileConfigValidator } from "./config_schema.ts";
+import denoConfig from "../deno.json" with { type: "json" };
 
 const RUNTIME_DIR = dirname(fileURLToPath(import.meta.url));
+/** Deno-only imports: URL schemes, and the bare names of deno.json's import map. */
+const DENO_ONLY_IMPORTS = new RegExp(
+  "^(npm|jsr|node|https?):|^(" +
+    Object.keys(denoConfig.imports).map((k) => k.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"))
+      .join("|") +
+    ")(/|$)",
+);
 const VALIDATOR_MODULE = "falco-deno:config-validator";
 const UNAVAILABLE_NAMESPACE = "falco-deno-unavailable";
 
@@ -86,7 +94,7 @@ export async function bundlePlugin(
           () => ({ contents: validatorSource, loader: "js" }),
         );
         build.onResolve(
-          { filter: /^(npm|jsr|node|https?):/ },
+          { filter: DENO_ONLY_IMPORTS },
           (args) => ({ path: args.path, namespace: UNAVAILABLE_NAMESPACE }),
         );
         build.onLoad(

@@ -57,8 +57,10 @@ impl<Req, Resp> Default for Handoff<Req, Resp> {
 }
 
 impl<Req, Resp> Handoff<Req, Resp> {
-  /// Sends `request` to the worker and waits for its answer.
-  pub fn call(&self, request: Req) -> Resp {
+  /// Sends `request` to the worker and waits for its answer. Past
+  /// `deadline`, `overdue` runs once (the watchdog) and the wait goes on
+  /// until the worker answers.
+  pub fn call(&self, request: Req, deadline: Option<(Duration, &dyn Fn())>) -> Resp {
     let _turn = self.callers.lock().unwrap_or_else(|e| e.into_inner());
     // SAFETY: state is IDLE, so the slot is ours.
     unsafe { *self.request.get() = Some(request) };
@@ -68,13 +70,14 @@ impl<Req, Resp> Handoff<Req, Resp> {
         waker.wake_by_ref();
       }
     }
-    let spin_until = Instant::now() + CALLER_SPIN;
+    let started = Instant::now();
+    let spin_until = started + CALLER_SPIN;
     let mut spins = 0u32;
     while self.state.load(Ordering::Acquire) != ANSWERED {
       spin_loop();
       spins += 1;
       if spins % 64 == 0 && Instant::now() > spin_until {
-        self.park_until_answered();
+        self.park_until_answered(started, deadline);
         break;
       }
     }
@@ -84,11 +87,17 @@ impl<Req, Resp> Handoff<Req, Resp> {
     response.expect("worker answered without a response")
   }
 
-  fn park_until_answered(&self) {
+  fn park_until_answered(&self, started: Instant, mut deadline: Option<(Duration, &dyn Fn())>) {
     *self.caller_thread.lock().unwrap() = Some(std::thread::current());
     self.caller_parked.store(true, Ordering::SeqCst);
     while self.state.load(Ordering::SeqCst) != ANSWERED {
       std::thread::park_timeout(Duration::from_millis(5));
+      if let Some((limit, overdue)) = deadline {
+        if started.elapsed() > limit {
+          overdue();
+          deadline = None;
+        }
+      }
     }
     self.caller_parked.store(false, Ordering::SeqCst);
   }
@@ -163,9 +172,9 @@ mod tests {
       })
     };
     for i in 1..10_000u64 {
-      assert_eq!(h.call(i), i * 2);
+      assert_eq!(h.call(i, None), i * 2);
     }
-    assert_eq!(h.call(0), 0);
+    assert_eq!(h.call(0, None), 0);
     worker.join().unwrap();
   }
 }

@@ -14,16 +14,32 @@ pub struct EmbedOptions {
   /// How long `next_batch` waits for an async `nextBatch` before TIMEOUT.
   #[serde(default = "default_batch_deadline_ms")]
   pub batch_deadline_ms: u64,
+  /// How long one script callback may run before it is terminated.
+  #[serde(default = "default_callback_deadline_ms")]
+  pub callback_deadline_ms: u64,
+  /// The instance's JavaScript heap limit.
+  #[serde(default = "default_heap_limit_mb")]
+  pub heap_limit_mb: u64,
 }
 
 fn default_batch_deadline_ms() -> u64 {
   50
 }
 
+fn default_callback_deadline_ms() -> u64 {
+  1000
+}
+
+fn default_heap_limit_mb() -> u64 {
+  128
+}
+
 impl Default for EmbedOptions {
   fn default() -> Self {
     EmbedOptions {
       batch_deadline_ms: default_batch_deadline_ms(),
+      callback_deadline_ms: default_callback_deadline_ms(),
+      heap_limit_mb: default_heap_limit_mb(),
     }
   }
 }
@@ -38,12 +54,14 @@ pub fn split_config(raw: &str) -> Result<(String, EmbedOptions), String> {
   let Some(reserved) = map.remove(crate::bridge::RESERVED_CONFIG_KEY) else {
     return Ok((raw.to_string(), EmbedOptions::default()));
   };
-  let options: EmbedOptions = serde_json::from_value(reserved).map_err(|e| {
-    format!(
-      "invalid \"{}\" member of the init config: {e}",
-      crate::bridge::RESERVED_CONFIG_KEY
-    )
-  })?;
+  let key = crate::bridge::RESERVED_CONFIG_KEY;
+  let options: EmbedOptions = serde_json::from_value(reserved)
+    .map_err(|e| format!("invalid \"{key}\" member of the init config: {e}"))?;
+  if options.callback_deadline_ms == 0 || options.heap_limit_mb < 8 {
+    return Err(format!(
+      "invalid \"{key}\" member of the init config: callbackDeadlineMs must be > 0 and heapLimitMb >= 8"
+    ));
+  }
   Ok((serde_json::Value::Object(map).to_string(), options))
 }
 
@@ -77,6 +95,8 @@ impl Plugin {
       bundle: &manifest.bundle,
       logger,
       batch_deadline: Duration::from_millis(options.batch_deadline_ms),
+      callback_deadline: Duration::from_millis(options.callback_deadline_ms),
+      heap_limit: (options.heap_limit_mb as usize) << 20,
     }) {
       Ok(w) => w,
       Err(e) => return Plugin::failed(e),
@@ -136,4 +156,37 @@ impl Plugin {
 /// Runs `f` and turns a panic into `fallback`: no unwinding crosses the ABI.
 pub fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
   std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn split_config_strips_the_reserved_member() {
+    let (rest, options) =
+      split_config(r#"{"jitter":1,"falco_deno":{"callbackDeadlineMs":5,"heapLimitMb":16}}"#)
+        .unwrap();
+    assert_eq!(rest, r#"{"jitter":1}"#);
+    assert_eq!(options.callback_deadline_ms, 5);
+    assert_eq!(options.heap_limit_mb, 16);
+    assert_eq!(options.batch_deadline_ms, 50);
+  }
+
+  #[test]
+  fn split_config_passes_other_configs_through() {
+    for raw in ["", "{", "[1]", r#"{"jitter":1}"#] {
+      let (rest, options) = split_config(raw).unwrap();
+      assert_eq!(rest, raw);
+      assert_eq!(options.heap_limit_mb, 128);
+    }
+  }
+
+  #[test]
+  fn split_config_rejects_bad_options() {
+    let e = split_config(r#"{"falco_deno":{"heapLimitMb":1}}"#).unwrap_err();
+    assert!(e.contains("heapLimitMb >= 8"), "{e}");
+    let e = split_config(r#"{"falco_deno":{"unknown":1}}"#).unwrap_err();
+    assert!(e.contains("unknown field"), "{e}");
+  }
 }

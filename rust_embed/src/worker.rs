@@ -13,7 +13,8 @@ use std::ffi::{c_char, CString};
 use std::future::{poll_fn, Future};
 use std::hint::spin_loop;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -71,40 +72,115 @@ pub enum Response {
 unsafe impl Send for Request {}
 unsafe impl Send for Response {}
 
+impl Request {
+  /// The script callback this request runs, for error messages.
+  pub fn callback(&self) -> &'static str {
+    match self {
+      Request::Init { .. } => "init",
+      Request::Open { .. } => "open",
+      Request::Close => "close",
+      Request::NextBatch => "nextBatch",
+      Request::Extract { .. } => "extract",
+      Request::EventToString { .. } => "eventToString",
+      Request::Progress => "progress",
+      Request::ListOpenParams => "openParams",
+      Request::Shutdown => "destroy",
+    }
+  }
+}
+
 /// What the instance thread needs to start.
 pub struct WorkerSetup {
   pub plugin_name: String,
   pub bundle: &'static str,
   pub logger: Logger,
   pub batch_deadline: Duration,
+  pub callback_deadline: Duration,
+  pub heap_limit: usize,
+}
+
+const STOP_NONE: u8 = 0;
+const STOP_DEADLINE: u8 = 1;
+const STOP_HEAP: u8 = 2;
+
+/// Stops a runaway script from outside its thread, and remembers why.
+#[derive(Default)]
+pub struct Watchdog {
+  isolate: Mutex<Option<v8::IsolateHandle>>,
+  reason: AtomicU8,
+}
+
+impl Watchdog {
+  fn stop(&self, reason: u8) {
+    self.reason.store(reason, Ordering::SeqCst);
+    if let Some(handle) = self
+      .isolate
+      .lock()
+      .unwrap_or_else(|e| e.into_inner())
+      .as_ref()
+    {
+      handle.terminate_execution();
+    }
+  }
+
+  fn take_reason(&self) -> u8 {
+    self.reason.swap(STOP_NONE, Ordering::SeqCst)
+  }
 }
 
 /// The host side's handle on an instance thread.
 pub struct Worker {
   handoff: Arc<Handoff<Request, Response>>,
   thread: Option<JoinHandle<()>>,
+  watchdog: Arc<Watchdog>,
+  callback_deadline: Duration,
+  batch_deadline: Duration,
 }
 
 impl Worker {
   /// Starts the thread, creates the runtime there and evaluates the bundle.
   pub fn start(setup: WorkerSetup) -> Result<Worker, String> {
     let handoff: Arc<Handoff<Request, Response>> = Arc::default();
+    let watchdog: Arc<Watchdog> = Arc::default();
     let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
+    let callback_deadline = setup.callback_deadline;
+    let batch_deadline = setup.batch_deadline;
+    let plugin_name = setup.plugin_name.clone();
     let thread = {
       let handoff = handoff.clone();
+      let watchdog = watchdog.clone();
       std::thread::Builder::new()
         .name(format!(
           "fdeno-{}",
           setup.plugin_name.chars().take(9).collect::<String>()
         ))
         .stack_size(STACK_SIZE)
-        .spawn(move || run(setup, handoff, started_tx))
+        .spawn(move || run(setup, handoff, watchdog, started_tx))
         .map_err(|e| format!("cannot start the plugin thread: {e}"))?
     };
-    match started_rx.recv() {
+    // Loading the bundle runs the plugin's top-level code: watch it too.
+    let load_deadline = callback_deadline.max(Duration::from_secs(10));
+    let started = match started_rx.recv_timeout(load_deadline) {
+      Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+        watchdog.stop(STOP_DEADLINE);
+        started_rx.recv().map(|r| {
+          r.map_err(|_| {
+            format!(
+              "{plugin_name}: loading the plugin exceeded its deadline of {} ms and was stopped",
+              load_deadline.as_millis()
+            )
+          })
+        })
+      }
+      other => other.map_err(|_| std::sync::mpsc::RecvError),
+    };
+    match started {
       Ok(Ok(())) => Ok(Worker {
         handoff,
         thread: Some(thread),
+        watchdog,
+        callback_deadline,
+        batch_deadline,
       }),
       Ok(Err(e)) => {
         let _ = thread.join();
@@ -117,16 +193,23 @@ impl Worker {
     }
   }
 
-  /// Runs `request` on the instance thread and returns its answer.
+  /// Runs `request` on the instance thread and returns its answer. A
+  /// script still running past its deadline is terminated.
   pub fn call(&self, request: Request) -> Response {
-    self.handoff.call(request)
+    let deadline = match request {
+      Request::NextBatch => self.callback_deadline + self.batch_deadline,
+      Request::Init { .. } => self.callback_deadline.max(Duration::from_secs(10)),
+      _ => self.callback_deadline,
+    };
+    let stop = || self.watchdog.stop(STOP_DEADLINE);
+    self.handoff.call(request, Some((deadline, &stop)))
   }
 }
 
 impl Drop for Worker {
   fn drop(&mut self) {
     if let Some(thread) = self.thread.take() {
-      let _ = self.handoff.call(Request::Shutdown);
+      let _ = self.handoff.call(Request::Shutdown, None);
       let _ = thread.join();
     }
   }
@@ -135,6 +218,7 @@ impl Drop for Worker {
 fn run(
   setup: WorkerSetup,
   handoff: Arc<Handoff<Request, Response>>,
+  watchdog: Arc<Watchdog>,
   started: std::sync::mpsc::SyncSender<Result<(), String>>,
 ) {
   crate::engine::prepare_process();
@@ -149,7 +233,7 @@ fn run(
     }
   };
   let _guard = tokio.enter();
-  let instance = match Instance::new(setup) {
+  let instance = match Instance::new(setup, watchdog) {
     Ok(i) => i,
     Err(e) => {
       let _ = started.send(Err(e));
@@ -174,6 +258,9 @@ struct FieldValues {
 struct Instance {
   runtime: JsRuntime,
   bridge: Bridge,
+  watchdog: Arc<Watchdog>,
+  callback_deadline: Duration,
+  heap_limit: usize,
   logger_name: String,
   batch_deadline: Duration,
   pending_batch: Option<v8::Global<v8::Promise>>,
@@ -186,26 +273,38 @@ struct Instance {
 }
 
 impl Instance {
-  fn new(setup: WorkerSetup) -> Result<Instance, String> {
+  fn new(setup: WorkerSetup, watchdog: Arc<Watchdog>) -> Result<Instance, String> {
     let mut runtime = JsRuntime::try_new(RuntimeOptions {
       extensions: vec![crate::ops::falco_deno::init(setup.logger)],
+      create_params: Some(v8::CreateParams::default().heap_limits(0, setup.heap_limit)),
       ..Default::default()
     })
     .map_err(|e| format!("cannot create the JavaScript runtime: {e}"))?;
+    *watchdog.isolate.lock().unwrap() = Some(runtime.v8_isolate().thread_safe_handle());
+    install_heap_guard(&mut runtime, &watchdog);
     let name = format!("file:///{}.bundle.js", setup.plugin_name);
-    runtime
-      .execute_script(name, setup.bundle.to_string())
-      .map_err(|e| {
-        format!(
+    if let Err(e) = runtime.execute_script(name, setup.bundle.to_string()) {
+      runtime.v8_isolate().cancel_terminate_execution();
+      return Err(match watchdog.take_reason() {
+        STOP_HEAP => format!(
+          "{}: loading the plugin exceeded the heap limit of {} MiB and was stopped",
+          setup.plugin_name,
+          setup.heap_limit >> 20
+        ),
+        _ => format!(
           "{}: loading the plugin failed: {}",
           setup.plugin_name,
           bridge::describe_js_error(&e)
-        )
-      })?;
+        ),
+      });
+    }
     let bridge = Bridge::install(&mut runtime)?;
     Ok(Instance {
       runtime,
       bridge,
+      watchdog,
+      callback_deadline: setup.callback_deadline,
+      heap_limit: setup.heap_limit,
       logger_name: setup.plugin_name,
       batch_deadline: setup.batch_deadline,
       pending_batch: None,
@@ -218,7 +317,38 @@ impl Instance {
     })
   }
 
+  /// Runs one request; a script stopped by the watchdog or the heap guard
+  /// becomes a failure naming the callback and the limit, and the instance
+  /// stays usable for the next call.
   async fn handle(&mut self, request: Request) -> Response {
+    let callback = request.callback();
+    let response = self.dispatch(request).await;
+    let reason = self.watchdog.take_reason();
+    if reason == STOP_NONE {
+      return response;
+    }
+    self.runtime.v8_isolate().cancel_terminate_execution();
+    if reason == STOP_HEAP {
+      install_heap_guard(&mut self.runtime, &self.watchdog);
+    }
+    let what = match reason {
+      STOP_HEAP => format!("exceeded the heap limit of {} MiB", self.heap_limit >> 20),
+      _ => format!(
+        "exceeded its deadline of {} ms",
+        self.callback_deadline.as_millis()
+      ),
+    };
+    match response {
+      Response::Failed(_) => Response::Failed(format!(
+        "{}: {callback} {what} and was stopped (set \"{}\" in the init config to change the limit)",
+        self.logger_name,
+        bridge::RESERVED_CONFIG_KEY
+      )),
+      other => other,
+    }
+  }
+
+  async fn dispatch(&mut self, request: Request) -> Response {
     match request {
       Request::Init { config } => self.simple(|b| &b.init, &[Arg::Str(&config)]),
       Request::Open { params } => {
@@ -637,6 +767,17 @@ impl Instance {
     let state = state.borrow();
     state.borrow::<Logger>().log(LEVEL_ERROR, &msg);
   }
+}
+
+/// Terminates the script when the heap nears its limit, instead of letting
+/// the engine abort the process; the limit is raised a little so the
+/// script can unwind.
+fn install_heap_guard(runtime: &mut JsRuntime, watchdog: &Arc<Watchdog>) {
+  let watchdog = watchdog.clone();
+  runtime.add_near_heap_limit_callback(move |current, _initial| {
+    watchdog.stop(STOP_HEAP);
+    current + current / 4
+  });
 }
 
 async fn serve(mut instance: Instance, handoff: Arc<Handoff<Request, Response>>) {

@@ -1,0 +1,350 @@
+/**
+ * `deno task test`: every suite of the repository, on every engine built.
+ *
+ * 1. `deno test`: the author API, the runtime, the example plugins, the
+ *    scenarios through the harness.
+ * 2. `cargo test` of `rust_embed` (its own unit tests).
+ * 3. For each engine (QuickJS-ng always; V8 when its archive is present):
+ *    pack every example plugin, then test the `.so` files in hosts we did
+ *    not write: Falco's C loader (Go SDK `pkg/loader`), the
+ *    `falco_plugin_runner` host (the shared scenarios, compared with the
+ *    harness's results; concurrency, bad input, init/destroy cycles), and a
+ *    smoke run of the bench host.
+ *
+ * The last line is the total: `N passed, N failed` (`, N skipped`).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { buildPlugin } from "../runtime/build_cli.ts";
+import { stopBundler } from "../runtime/bundle.ts";
+import {
+  cacheDir,
+  chooseEngine,
+  type Engine,
+  findV8Archive,
+  genericLibrary,
+  REPO_ROOT,
+  V8_ARCHIVE_NAME,
+  V8_VERSION,
+} from "../runtime/engines.ts";
+import { runScenarios, scenarios } from "./scenarios.ts";
+import { SO_PLUGINS } from "./so_plugins.ts";
+
+interface Tally {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+const total: Tally = { passed: 0, failed: 0, skipped: 0 };
+const summary: string[] = [];
+
+function record(suite: string, t: Tally, note = "") {
+  total.passed += t.passed;
+  total.failed += t.failed;
+  total.skipped += t.skipped;
+  const line = `${suite}: ${t.passed} passed, ${t.failed} failed` +
+    (t.skipped ? `, ${t.skipped} skipped` : "") + (note ? ` (${note})` : "");
+  summary.push(line);
+  console.log(`\n== ${line}\n`);
+}
+
+/** Runs a command, streaming its output, and returns the whole output. */
+async function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; output: string }> {
+  console.log(`\n$ ${cmd} ${args.join(" ")}`);
+  let child;
+  try {
+    child = new Deno.Command(cmd, {
+      args,
+      cwd: options.cwd ?? REPO_ROOT,
+      env: options.env,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (e) {
+    const msg = `cannot run ${cmd}: ${e instanceof Error ? e.message : e}`;
+    console.log(msg);
+    return { code: 127, output: msg };
+  }
+  let output = "";
+  const decoder = new TextDecoder();
+  const pump = async (
+    stream: ReadableStream<Uint8Array>,
+    to: typeof Deno.stdout,
+  ) => {
+    for await (const chunk of stream) {
+      output += decoder.decode(chunk, { stream: true });
+      await to.write(chunk);
+    }
+  };
+  await Promise.all([
+    pump(child.stdout, Deno.stdout),
+    pump(child.stderr, Deno.stderr),
+  ]);
+  const { code } = await child.status;
+  return { code, output };
+}
+
+// deno-lint-ignore no-control-regex
+const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
+
+function denoTestCounts(output: string): Tally | undefined {
+  const m =
+    /(ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed(?: \(\d+ steps?\))?(?: \| (\d+) ignored)?/
+      .exec(stripAnsi(output));
+  if (!m) return undefined;
+  return { passed: +m[2], failed: +m[3], skipped: +(m[4] ?? 0) };
+}
+
+function cargoTestCounts(output: string): Tally | undefined {
+  const re = /test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/g;
+  let found = false;
+  const t: Tally = { passed: 0, failed: 0, skipped: 0 };
+  for (const m of stripAnsi(output).matchAll(re)) {
+    found = true;
+    t.passed += +m[1];
+    t.failed += +m[2];
+    t.skipped += +m[3];
+  }
+  return found ? t : undefined;
+}
+
+function goTestCounts(output: string): Tally | undefined {
+  const t: Tally = { passed: 0, failed: 0, skipped: 0 };
+  let found = false;
+  for (const line of output.split("\n")) {
+    const m = /^\s+--- (PASS|FAIL|SKIP): /.exec(line);
+    if (!m) continue;
+    found = true;
+    if (m[1] === "PASS") t.passed++;
+    else if (m[1] === "FAIL") t.failed++;
+    else t.skipped++;
+  }
+  return found ? t : undefined;
+}
+
+/** A suite whose counts come from its output; a crash counts as a failure. */
+async function suite(
+  name: string,
+  cmd: string,
+  args: string[],
+  parse: (output: string) => Tally | undefined,
+  options: { cwd?: string; env?: Record<string, string> } = {},
+) {
+  const { code, output } = await run(cmd, args, options);
+  const counts = parse(output) ?? { passed: 0, failed: 0, skipped: 0 };
+  if (code !== 0 && counts.failed === 0) {
+    counts.failed = 1;
+    record(name, counts, `exited with code ${code} without a failing test`);
+  } else {
+    record(name, counts);
+  }
+}
+
+async function step(name: string, f: () => Promise<void>): Promise<boolean> {
+  try {
+    await f();
+    record(name, { passed: 1, failed: 0, skipped: 0 });
+    return true;
+  } catch (e) {
+    console.log(`${name} failed: ${e instanceof Error ? e.stack : e}`);
+    record(name, { passed: 0, failed: 1, skipped: 0 });
+    return false;
+  }
+}
+
+const cache = cacheDir();
+const hostsTarget = join(cache, "target-hosts");
+const hostBinary = join(hostsTarget, "release", "falco-deno-host");
+
+// 1. The TypeScript side.
+await suite(
+  "deno test (author API, runtime, plugins, scenarios through the harness)",
+  Deno.execPath(),
+  ["test", "-A", "--quiet", "mod.ts", "runtime/", "plugins/", "tests/"],
+  denoTestCounts,
+);
+
+// 2. The embed's own unit tests.
+await suite(
+  "cargo test rust_embed (quickjs)",
+  "cargo",
+  [
+    "test",
+    "--release",
+    "--locked",
+    "--no-default-features",
+    "--features",
+    "quickjs",
+    "--lib",
+  ],
+  cargoTestCounts,
+  {
+    cwd: join(REPO_ROOT, "rust_embed"),
+    env: { CARGO_TARGET_DIR: join(cache, "target-quickjs") },
+  },
+);
+
+// 3. The independent hosts.
+const hostsReady = await step("build the independent hosts", async () => {
+  const build = await run("cargo", [
+    "build",
+    "--release",
+    "--locked",
+    "--manifest-path",
+    "tests/hosts/runner/Cargo.toml",
+  ], { env: { CARGO_TARGET_DIR: hostsTarget } });
+  if (build.code !== 0) throw new Error("building falco-deno-host failed");
+});
+
+const engines: Engine[] = ["quickjs"];
+const archive = findV8Archive();
+if (archive) engines.push("v8");
+const engineNote = archive
+  ? `engines: quickjs and v8 (V8 archive: ${archive.path})`
+  : `engines: quickjs only — no V8 archive (RUSTY_V8_ARCHIVE unset, none in ../shared/v8/${V8_VERSION}/ or ${
+    join(cache, "v8", V8_VERSION)
+  }/${V8_ARCHIVE_NAME}); every .so test below ran on QuickJS-ng only`;
+console.log(`\n${engineNote}\n${chooseEngine().reason}`);
+
+const expected = await runScenarios();
+
+for (const engine of engines) {
+  const outDir = join(cache, "test-plugins", engine);
+  await Deno.mkdir(outDir, { recursive: true });
+  const packed = new Map<string, string>();
+  const libraryReady = await step(
+    `build the generic ${engine} library`,
+    async () => {
+      await genericLibrary(engine, (l) => console.log(l));
+    },
+  );
+  if (!libraryReady) continue;
+  for (const p of SO_PLUGINS) {
+    await step(`[${engine}] pack ${p.plugin}`, async () => {
+      const r = await buildPlugin(join(REPO_ROOT, p.plugin), {
+        engine,
+        output: join(
+          outDir,
+          `lib${p.plugin.replace(/^plugins\/|\.ts$/g, "")}.so`,
+        ),
+        log: (l) => console.log(l),
+      });
+      packed.set(p.plugin, r.path);
+    });
+  }
+
+  // Falco's own loader.
+  const specs = [];
+  for (const p of SO_PLUGINS) {
+    const path = packed.get(p.plugin);
+    if (path) specs.push({ ...(await p.loaderSpec()), path });
+  }
+  const specFile = join(outDir, "loader-specs.json");
+  await Deno.writeTextFile(specFile, JSON.stringify(specs, null, 2));
+  await suite(
+    `[${engine}] Falco's C plugin loader (plugin-sdk-go pkg/loader)`,
+    "go",
+    ["test", "-count=1", "-v", "./..."],
+    goTestCounts,
+    {
+      cwd: join(REPO_ROOT, "tests/hosts/go_loader"),
+      env: { FALCO_DENO_PLUGINS: `@${specFile}` },
+    },
+  );
+
+  if (!hostsReady) continue;
+
+  // The shared scenarios in falco_plugin_runner, against the harness.
+  const hostScenarios = scenarios.filter((s) => packed.has(s.plugin)).map((
+    s,
+  ) => ({
+    ...s,
+    plugin: packed.get(s.plugin),
+  }));
+  const scenarioFile = join(outDir, "scenarios.json");
+  await Deno.writeTextFile(
+    scenarioFile,
+    JSON.stringify(hostScenarios, null, 2),
+  );
+  const hostRun = await run(hostBinary, ["--scenarios", scenarioFile]);
+  const t: Tally = { passed: 0, failed: 0, skipped: 0 };
+  let actual: Record<string, unknown> = {};
+  try {
+    actual = JSON.parse(hostRun.output.slice(hostRun.output.indexOf("{")));
+  } catch {
+    console.log("falco-deno-host printed no JSON");
+  }
+  for (const s of hostScenarios) {
+    const want = JSON.stringify(expected[s.name]?.events);
+    const got = JSON.stringify(
+      (actual[s.name] as { events?: unknown })?.events,
+    );
+    if (want === got) t.passed++;
+    else {
+      t.failed++;
+      console.log(
+        `scenario ${s.name} differs:\n  harness: ${want}\n  .so:     ${got}`,
+      );
+    }
+  }
+  record(
+    `[${engine}] scenarios: falco_plugin_runner vs the deno test harness`,
+    t,
+  );
+
+  // Concurrency, bad input, init/destroy cycles, with the dummy plugin.
+  const dummy = packed.get("plugins/dummy.ts");
+  if (dummy) {
+    await suite(
+      `[${engine}] falco_plugin_runner host tests (dummy)`,
+      "cargo",
+      [
+        "test",
+        "--release",
+        "--locked",
+        "--manifest-path",
+        "tests/hosts/runner/Cargo.toml",
+        "--",
+        "--test-threads=1",
+      ],
+      cargoTestCounts,
+      {
+        env: {
+          CARGO_TARGET_DIR: hostsTarget,
+          FALCO_DENO_TEST_PLUGIN: dummy,
+          FALCO_DENO_TEST_STRICT: "1",
+        },
+      },
+    );
+  }
+
+  // A few thousand events through the bench host.
+  if (dummy) {
+    await suite(
+      `[${engine}] bench smoke run`,
+      Deno.execPath(),
+      ["run", "-A", "tests/bench/bench.ts", "--quick", `--ts-${engine}`, dummy],
+      (out) =>
+        /bench smoke: ok/.test(out)
+          ? { passed: 1, failed: 0, skipped: 0 }
+          : undefined,
+    );
+  }
+}
+
+await stopBundler();
+console.log("\n== summary");
+console.log(engineNote);
+for (const line of summary) console.log(`  ${line}`);
+console.log(
+  `${total.passed} passed, ${total.failed} failed` +
+    (total.skipped ? `, ${total.skipped} skipped` : ""),
+);
+Deno.exit(total.failed ? 1 : 0);
