@@ -8,6 +8,8 @@
  *   bench_host --plugin lib.so --config '{"jitter":10}' --events N
  *              [--open '{"start":1,"maxEvents":N}'] --field dummy.value
  *              --field dummy.strvalue --field 'dummy.divisible[3]'
+ *   --extract-events M: extract only on the first M events (default N);
+ *   --max-seconds S: stop each timed loop after S seconds (rates stay valid).
  *   1. init (timed: init_ms, the first plugin_init in this process)
  *   2. open, next_batch until N events or EOF, close: events_per_s
  *      (sourcing only, the events are not touched)
@@ -261,7 +263,8 @@ static int cmp_d(const void* a, const void* b) {
 
 int main(int argc, char** argv) {
 	const char *path = NULL, *config = "", *openp = NULL, *payloads = NULL, *source = NULL;
-	long nevents = 100000, rounds = 1;
+	long nevents = 100000, rounds = 1, xevents = -1;
+	double max_s = 1e9;
 	uint32_t plugin_id = 999;
 	const char* fspecs[MAXF];
 	for (int i = 1; i < argc; i++) {
@@ -274,6 +277,8 @@ int main(int argc, char** argv) {
 		else if (!strcmp(a, "--config")) config = v;
 		else if (!strcmp(a, "--open")) openp = v;
 		else if (!strcmp(a, "--events")) nevents = atol(v);
+		else if (!strcmp(a, "--extract-events")) xevents = atol(v);
+		else if (!strcmp(a, "--max-seconds")) max_s = atof(v);
 		else if (!strcmp(a, "--payloads")) payloads = v;
 		else if (!strcmp(a, "--rounds")) rounds = atol(v);
 		else if (!strcmp(a, "--plugin-id")) plugin_id = (uint32_t)atol(v);
@@ -334,6 +339,7 @@ int main(int argc, char** argv) {
 			nev += n;
 			if (rc == SS_EOF) break;
 			if (rc != SS_SUCCESS && rc != SS_TIMEOUT) die("plugin_next_batch", s, rc);
+			if (now_s() - t0 > max_s) break;
 		}
 		double dt = now_s() - t0;
 		events_per_s = nev / dt;
@@ -345,19 +351,20 @@ int main(int argc, char** argv) {
 			if (rc != SS_SUCCESS) die("plugin_open", s, rc);
 			long got = 0;
 			double tx = 0;
-			while (got < nevents) {
+			if (xevents < 0 || xevents > nevents) xevents = nevents;
+			while (got < xevents) {
 				uint32_t n = 0;
 				ss_plugin_event** evts = NULL;
 				rc = p_next(s, inst, &n, &evts);
 				if (rc != SS_SUCCESS && rc != SS_TIMEOUT && rc != SS_EOF) die("plugin_next_batch", s, rc);
 				double tb = now_s();
-				for (uint32_t i = 0; i < n && got < nevents; i++) {
+				for (uint32_t i = 0; i < n && got < xevents; i++) {
 					got++;
 					for (int k = 0; k < nfields; k++) extract_one(s, evts[i], (uint64_t)got, k);
 					nextr += nfields;
 				}
 				tx += now_s() - tb;
-				if (rc == SS_EOF) break;
+				if (rc == SS_EOF || tx > max_s) break;
 			}
 			extracts_per_s = nextr / tx;
 			/* 4. hand-off: get_progress on the open instance */
