@@ -325,3 +325,33 @@ pub fn plugin_event(plugin_id: u32, payload: &[u8], num: u64) -> OwnedEvent {
     b.extend_from_slice(payload);
     OwnedEvent { bytes: b, num }
 }
+
+impl RawPlugin {
+    /// plugin_event_to_string; None when the plugin has no such export.
+    pub fn event_to_string(&self, evt: &OwnedEvent) -> Option<String> {
+        let f = self.lib.api.__bindgen_anon_1.event_to_string?;
+        let src = self
+            .lib
+            .api
+            .__bindgen_anon_1
+            .get_event_source
+            .map(|f| unsafe { f() })
+            .unwrap_or(c"syscall".as_ptr() as *const c_char);
+        let ein = api::ss_plugin_event_input {
+            evt: evt.bytes.as_ptr() as *const api::ss_plugin_event,
+            evtnum: evt.num,
+            evtsrc: src,
+        };
+        Some(cstr_opt(unsafe { f(self.state, &ein) }).unwrap_or_default())
+    }
+}
+
+/// The payload of a plugin event (type 322: after the header, the two
+/// parameter lengths and the plugin id). None if the bytes are no such event.
+pub fn plugin_payload(evt: &[u8]) -> Option<&[u8]> {
+    if evt.len() < 26 + 8 + 4 || u16::from_le_bytes([evt[20], evt[21]]) != 322 {
+        return None;
+    }
+    let l1 = u32::from_le_bytes(evt[30..34].try_into().ok()?) as usize;
+    evt.get(26 + 8 + 4..26 + 8 + 4 + l1)
+}
