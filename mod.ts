@@ -47,5 +47,10 @@ export {
 } from "./runtime/harness.ts";
 export { buildManifest, type Manifest } from "./runtime/manifest.ts";
 export { formatIp, parseIp } from "./runtime/field_values.ts";
+export {
+  FileFollower,
+  followFile,
+  type FollowOptions,
+} from "./runtime/follow.ts";
 export type { DecodedValue } from "./runtime/field_values.ts";
 export type { Bridge } from "./runtime/_bridge_abi.ts";

@@ -204,6 +204,25 @@ export function checkDefinition(
       }
     });
   }
+  if (d.permissions !== undefined) {
+    if (
+      d.permissions === null || typeof d.permissions !== "object" ||
+      Array.isArray(d.permissions)
+    ) {
+      fail("permissions must be an object of read, write, net, env lists");
+    }
+    for (const [kind, list] of Object.entries(d.permissions)) {
+      if (!["read", "write", "net", "env"].includes(kind)) {
+        fail(`permissions.${kind} is unknown (read, write, net, env)`);
+      }
+      if (
+        !Array.isArray(list) ||
+        list.some((v) => typeof v !== "string" || v === "")
+      ) {
+        fail(`permissions.${kind} must be an array of non-empty strings`);
+      }
+    }
+  }
   return { sourcing, extraction };
 }
 

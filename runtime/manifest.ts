@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { AnyPlugin } from "./types.ts";
+import type { AnyPlugin, PluginPermissions } from "./types.ts";
 
 /** Plugin API version the embed requires (3.4.0: it uses `log_fn`). */
 export const REQUIRED_API_VERSION = "3.4.0";
@@ -36,6 +36,8 @@ export interface Manifest {
   requiredApiVersion: string;
   /** Which symbol groups the `.so` exports. */
   capabilities: { sourcing: boolean; extraction: boolean };
+  /** What the plugin declares it needs (`definition.permissions`), for the operator. */
+  permissions?: PluginPermissions;
 }
 
 /**
@@ -93,6 +95,7 @@ export function buildManifest(plugin: AnyPlugin): Manifest {
     ),
     requiredApiVersion: REQUIRED_API_VERSION,
     capabilities: { sourcing: plugin.sourcing, extraction: plugin.extraction },
+    ...(d.permissions === undefined ? {} : { permissions: d.permissions }),
   };
 }
 

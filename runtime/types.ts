@@ -172,6 +172,25 @@ export interface Progress {
 }
 
 /**
+ * What a plugin needs from the operator, in Deno's permission names. Each
+ * entry is a grant string as `deno test --allow-read=...` takes it (an
+ * absolute path, `host:port`, an env name), or a `<placeholder>` for what
+ * only the config or the open params name. The operator grants it in
+ * falco.yaml (`init_config.falco_deno.allowRead` ...): nothing is granted by
+ * default, and a call outside the grants fails with `Deno.errors.NotCapable`.
+ */
+export interface PluginPermissions {
+  /** Files and directories read (`Deno.readFile`, `Deno.open`, `followFile`...). */
+  read?: string[];
+  /** Files and directories written. */
+  write?: string[];
+  /** Hosts and ports listened on or connected to (`Deno.serve`, `fetch`). */
+  net?: string[];
+  /** Environment variables read (`Deno.env.get`). */
+  env?: string[];
+}
+
+/**
  * A plugin definition, as passed to {@linkcode definePlugin}.
  *
  * Type parameters: `C` the config (inferred from the type of `init`'s
@@ -210,6 +229,11 @@ export interface PluginDefinition<
    * filled in) before `init` sees it.
    */
   initSchema?: Record<string, unknown>;
+  /**
+   * The permissions the plugin needs (documentation for the operator; shown
+   * in the manifest). Grants come only from the init config.
+   */
+  permissions?: PluginPermissions;
   /** Suggestions for the open params (static, or computed from the state). */
   openParams?: OpenParam[] | ((state: S) => OpenParam[]);
   /**
