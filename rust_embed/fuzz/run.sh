@@ -67,6 +67,9 @@ runs=${runs:-0}
 eps=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
 eps=${eps:-$(echo "$runs / $secs" | bc)}
 ncorpus=$(find "$corpus" -type f | wc -l)
+if [ $code -ne 0 ] && grep -q 'run interrupted' "$log"; then
+  fail "interrupted after $runs runs ($eps exec/s), no crash found; log $log"
+fi
 if [ $code -ne 0 ]; then
   grep -E 'ERROR|panicked|SUMMARY|Test unit written|deadly signal' "$log" | head -8
   fail "exit $code after $runs runs; log $log; artifacts $artifacts"
