@@ -158,7 +158,7 @@ impl Bridge {
           return Err(CallError::Terminated);
         }
         match tc.exception() {
-          Some(exception) => Err(CallError::Js(JsError::from_v8_exception(tc, exception))),
+          Some(exception) => Err(js_error(tc, exception)),
           None => Err(CallError::Internal(
             "the call failed without an exception".into(),
           )),
@@ -179,7 +179,10 @@ impl Bridge {
       v8::PromiseState::Fulfilled => PromiseOutcome::Fulfilled,
       v8::PromiseState::Rejected => {
         let reason = p.result(scope);
-        PromiseOutcome::Rejected(JsError::from_v8_exception(scope, reason))
+        match js_error(scope, reason) {
+          CallError::Js(e) => PromiseOutcome::Rejected(e),
+          other => PromiseOutcome::RejectedWith(other.describe()),
+        }
       }
     }
   }
@@ -189,6 +192,34 @@ pub enum PromiseOutcome {
   Pending,
   Fulfilled,
   Rejected(Box<JsError>),
+  /// Rejected with something that is not an error object.
+  RejectedWith(String),
+}
+
+/// Converts a thrown value. deno_core's conversion expects an object whose
+/// properties can be read; a plugin may throw anything (a symbol, a proxy
+/// that throws), which must not take the instance thread down.
+fn js_error<'s>(
+  scope: &mut v8::PinScope<'s, '_>,
+  exception: v8::Local<'s, v8::Value>,
+) -> CallError {
+  if exception.is_native_error() {
+    let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+      JsError::from_v8_exception(scope, exception)
+    }));
+    if let Ok(e) = converted {
+      return CallError::Js(e);
+    }
+  }
+  let text = if exception.is_symbol() || exception.is_proxy() {
+    "a value that is not an Error".to_string()
+  } else {
+    exception
+      .to_string(scope)
+      .map(|s| s.to_rust_string_lossy(scope))
+      .unwrap_or_else(|| "a value that is not an Error".to_string())
+  };
+  CallError::Internal(format!("uncaught exception: {text}"))
 }
 
 /// Why a bridge call failed.

@@ -15,7 +15,19 @@ deno_core::extension!(
   falco_deno,
   ops = [op_falco_log],
   options = { logger: Logger },
+  middleware = disable_unsafe_core_ops,
   state = |state, options| {
     state.put(options.logger);
   },
 );
+
+/// deno_core's own ops that a plugin script could use against its host:
+/// `op_panic` and `op_destructure_error` (on a non-error) abort the process,
+/// `op_print` writes to Falco's stdout (forged alert lines). A disabled op
+/// throws when called.
+fn disable_unsafe_core_ops(op: deno_core::OpDecl) -> deno_core::OpDecl {
+  match op.name {
+    "op_panic" | "op_destructure_error" | "op_print" => op.disable(),
+    _ => op,
+  }
+}
