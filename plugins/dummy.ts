@@ -21,6 +21,9 @@ export interface DummyConfig {
   jitter: number;
 }
 
+/** Events per batch: the Go plugin SDK's default batch size. */
+const BATCH_SIZE = 128;
+
 /** An open capture. */
 interface Capture {
   sample: bigint;
@@ -79,15 +82,19 @@ export default definePlugin({
     };
   },
 
+  // Like the Go SDK's pull instances, fill a batch of up to 128 events:
+  // one hand-off to the host per batch, not per event.
   nextBatch(state, capture) {
     if (capture.remaining <= 0) return EOF;
-    capture.remaining--;
-    const jitter = Math.floor(Math.random() * (state.jitter + 1));
-    capture.sample += 1n + BigInt(jitter);
-    return [{
-      payload: capture.sample.toString(),
-      ts: BigInt(Date.now()) * 1_000_000n,
-    }];
+    const events = [];
+    const ts = BigInt(Date.now()) * 1_000_000n;
+    for (let i = 0; i < BATCH_SIZE && capture.remaining > 0; i++) {
+      capture.remaining--;
+      const jitter = Math.floor(Math.random() * (state.jitter + 1));
+      capture.sample += 1n + BigInt(jitter);
+      events.push({ payload: capture.sample.toString(), ts });
+    }
+    return events;
   },
 
   eventToString: (event) => `{"sample": "${event.text}"}`,
