@@ -428,6 +428,9 @@ export function createBridge(
   return bridge;
 }
 
+/** Set on `Deno` by the embed when its `console` already logs to Falco. */
+const EMBED_CONSOLE = Symbol.for("falco-deno.console");
+
 /** Levels of `op_falco_log`. */
 const LOG_LEVELS = { debug: 0, info: 1, warn: 2, error: 3 } as const;
 
@@ -480,6 +483,9 @@ export function installFalcoConsole(): boolean {
   };
   const log = g.Deno?.core?.ops?.op_falco_log;
   if (typeof log !== "function") return false;
+  // The embed's web platform already installed Deno's console, printing to
+  // Falco's logger: keep it.
+  if ((g.Deno as Record<symbol, unknown>)[EMBED_CONSOLE] === true) return false;
   const at = (level: number) => (...args: unknown[]) => {
     (log as (level: number, message: string) => void)(
       level,

@@ -26,4 +26,5 @@ pub mod manifest;
 pub mod ops;
 pub mod plugin;
 pub mod source;
+pub mod web;
 pub mod worker;

@@ -20,6 +20,16 @@ pub struct EmbedOptions {
   /// The instance's JavaScript heap limit.
   #[serde(default = "default_heap_limit_mb")]
   pub heap_limit_mb: u64,
+  /// Permission grants, as `deno test --allow-read=...` etc. (see
+  /// [`crate::web::permissions`]); nothing is granted by default.
+  #[serde(default)]
+  pub allow_read: Option<crate::web::Grant>,
+  #[serde(default)]
+  pub allow_write: Option<crate::web::Grant>,
+  #[serde(default)]
+  pub allow_net: Option<crate::web::Grant>,
+  #[serde(default)]
+  pub allow_env: Option<crate::web::Grant>,
 }
 
 fn default_batch_deadline_ms() -> u64 {
@@ -40,6 +50,10 @@ impl Default for EmbedOptions {
       batch_deadline_ms: default_batch_deadline_ms(),
       callback_deadline_ms: default_callback_deadline_ms(),
       heap_limit_mb: default_heap_limit_mb(),
+      allow_read: None,
+      allow_write: None,
+      allow_net: None,
+      allow_env: None,
     }
   }
 }
@@ -97,6 +111,7 @@ impl Plugin {
       batch_deadline: Duration::from_millis(options.batch_deadline_ms),
       callback_deadline: Duration::from_millis(options.callback_deadline_ms),
       heap_limit: (options.heap_limit_mb as usize) << 20,
+      grants: options.grants(),
     }) {
       Ok(w) => w,
       Err(e) => return Plugin::failed(e),

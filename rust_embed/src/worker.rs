@@ -97,6 +97,8 @@ pub struct WorkerSetup {
   pub batch_deadline: Duration,
   pub callback_deadline: Duration,
   pub heap_limit: usize,
+  /// Permissions granted in the reserved config member.
+  pub grants: crate::web::Grants,
 }
 
 const STOP_NONE: u8 = 0;
@@ -279,7 +281,8 @@ struct Instance {
 impl Instance {
   fn new(setup: WorkerSetup, watchdog: Arc<Watchdog>) -> Result<Instance, String> {
     let mut runtime = JsRuntime::try_new(RuntimeOptions {
-      extensions: vec![crate::ops::falco_deno::init(setup.logger)],
+      extensions: crate::web::extensions(setup.logger, &setup.grants)
+        .map_err(|e| format!("{}: {e}", setup.plugin_name))?,
       create_params: Some(v8::CreateParams::default().heap_limits(0, setup.heap_limit)),
       ..Default::default()
     })

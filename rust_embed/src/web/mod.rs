@@ -1,0 +1,54 @@
+//! The web platform and host I/O a plugin script may use (timers, encoding,
+//! URL, files, HTTP), behind Deno's permission model. Extensions are listed
+//! here so the instance thread stays engine- and feature-agnostic.
+//!
+//! - `deno_webidl` + `deno_web`: Deno's own web APIs; their scripts are
+//!   registered lazily and `bootstrap.js` defines the globals as getters
+//!   that load a script on first use (no snapshot on QuickJS-ng: anything
+//!   loaded eagerly would be parsed at every `plugin_init`).
+//! - `falco_web`: our ops (files, env) and `bootstrap.js`, with one
+//!   `PermissionsContainer` per instance built from the operator's grants.
+
+pub mod fs;
+pub mod permissions;
+
+use crate::logger::Logger;
+use deno_core::Extension;
+pub use permissions::{Grant, Grants};
+
+deno_core::extension!(
+  falco_web,
+  deps = [deno_web],
+  ops = [
+    fs::op_falco_read_file,
+    fs::op_falco_read_text_file,
+    fs::op_falco_open,
+    fs::op_falco_file_read,
+    fs::op_falco_file_seek,
+    fs::op_falco_file_stat,
+    fs::op_falco_stat,
+    fs::op_falco_read_dir,
+    fs::op_falco_env_get,
+  ],
+  js = [dir "src/web", "bootstrap.js"],
+  options = { permissions: deno_permissions::PermissionsContainer },
+  state = |state, options| {
+    state.put(options.permissions);
+  },
+);
+
+/// The extensions of one plugin instance, in load order.
+pub fn extensions(logger: Logger, grants: &Grants) -> Result<Vec<Extension>, String> {
+  let permissions = grants.container()?;
+  Ok(vec![
+    crate::ops::falco_deno::init(logger),
+    deno_webidl::deno_webidl::init(),
+    deno_web::deno_web::init(
+      deno_web::BlobStore::default_arc(),
+      None,
+      false,
+      deno_web::InMemoryBroadcastChannel::default(),
+    ),
+    falco_web::init(permissions),
+  ])
+}
