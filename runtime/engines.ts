@@ -132,8 +132,12 @@ async function sourceHash(): Promise<string> {
   const walk = async (dir: string) => {
     for await (const entry of Deno.readDir(dir)) {
       const path = join(dir, entry.name);
-      if (entry.isDirectory && entry.name !== "target") await walk(path);
-      else if (entry.isFile) files.push(path);
+      if (
+        entry.isDirectory &&
+        !["target", "fuzz", "examples"].includes(entry.name)
+      ) {
+        await walk(path);
+      } else if (entry.isFile) files.push(path);
     }
   };
   await walk(crate);

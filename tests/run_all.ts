@@ -241,13 +241,15 @@ for (const engine of engines) {
     },
   );
   if (!libraryReady) continue;
-  for (const p of SO_PLUGINS) {
+  for (
+    const p of [...SO_PLUGINS, { plugin: "tests/fixtures/sandbox_probe.ts" }]
+  ) {
     await step(`[${engine}] pack ${p.plugin}`, async () => {
       const r = await buildPlugin(join(REPO_ROOT, p.plugin), {
         engine,
         output: join(
           outDir,
-          `lib${p.plugin.replace(/^plugins\/|\.ts$/g, "")}.so`,
+          `lib${p.plugin.replace(/^.*\/|\.ts$/g, "")}.so`,
         ),
         log: (l) => console.log(l),
       });
@@ -314,30 +316,82 @@ for (const engine of engines) {
     t,
   );
 
-  // Concurrency, bad input, init/destroy cycles, with the dummy plugin.
+  // Concurrency, bad input, init/destroy cycles, stress, leaks, sandbox,
+  // fuzzing: with the dummy plugin (and the sandbox probe).
   const dummy = packed.get("plugins/dummy.ts");
+  // QuickJS-ng (v8x) itself keeps about 0.8 MiB per destroyed runtime
+  // (measured with a bare deno_core runtime: rust_embed/examples/
+  // runtime_cycles.rs); the limits below allow for that on this engine only.
+  const engineLeakKbPerCycle = engine === "quickjs" ? 1024 : 64;
+  const runner = (test: string, extra: string[] = []) => [
+    "test",
+    "--release",
+    "--locked",
+    "--manifest-path",
+    "tests/hosts/runner/Cargo.toml",
+    "--test",
+    test,
+    "--",
+    "--test-threads=1",
+    ...extra,
+  ];
+  const runnerEnv = (plugin: string, more: Record<string, string> = {}) => ({
+    CARGO_TARGET_DIR: hostsTarget,
+    FALCO_DENO_TEST_PLUGIN: plugin,
+    FALCO_DENO_TEST_STRICT: "1",
+    FALCO_DENO_HOST_QUIET: "1",
+    FALCO_DENO_TEST_RSS_MAX_KB: String(200 * engineLeakKbPerCycle),
+    ...more,
+  });
   if (dummy) {
     await suite(
       `[${engine}] falco_plugin_runner host tests (dummy)`,
       "cargo",
-      [
-        "test",
-        "--release",
-        "--locked",
-        "--manifest-path",
-        "tests/hosts/runner/Cargo.toml",
-        "--",
-        "--test-threads=1",
-      ],
+      runner("host_tests"),
+      cargoTestCounts,
+      { env: runnerEnv(dummy) },
+    );
+    await suite(
+      `[${engine}] stress: 8 instances, 4 host threads, random operations (short)`,
+      "cargo",
+      runner("stress", ["--nocapture"]),
+      cargoTestCounts,
+      { env: runnerEnv(dummy, { FALCO_DENO_STRESS_SECS: "5" }) },
+    );
+    await suite(
+      `[${engine}] leaks: RSS over init/open/next_batch/close/destroy cycles, valgrind`,
+      "bash",
+      ["tests/hosts/leaks/run.sh", "100", "3"],
       cargoTestCounts,
       {
         env: {
-          CARGO_TARGET_DIR: hostsTarget,
           FALCO_DENO_TEST_PLUGIN: dummy,
-          FALCO_DENO_TEST_STRICT: "1",
+          FALCO_DENO_LEAK_MAX_KB_PER_CYCLE: String(engineLeakKbPerCycle),
+          FALCO_DENO_LEAK_MAX_DEFINITE: String(8 * engineLeakKbPerCycle * 1024),
         },
       },
     );
+  }
+  const probe = packed.get("tests/fixtures/sandbox_probe.ts");
+  if (probe) {
+    await suite(
+      `[${engine}] sandbox: what a script can reach, watchdog, heap limit`,
+      "cargo",
+      runner("sandbox"),
+      cargoTestCounts,
+      { env: runnerEnv(dummy ?? probe, { FALCO_DENO_SANDBOX_PLUGIN: probe }) },
+    );
+  }
+  if (dummy) {
+    for (const target of ["extract_fields", "open", "plugin_init"]) {
+      await suite(
+        `[${engine}] fuzz ${target} (short run)`,
+        "bash",
+        ["rust_embed/fuzz/run.sh", target, "15"],
+        cargoTestCounts,
+        { env: { FALCO_DENO_FUZZ_PLUGIN: dummy } },
+      );
+    }
   }
 
   // A few thousand events through the bench host.

@@ -11,8 +11,7 @@
 //!   cargo test --release --manifest-path tests/hosts/runner/Cargo.toml --test sandbox -- --test-threads=1
 //!
 //! Without FALCO_DENO_SANDBOX_PLUGIN the tests print SKIP and pass.
-//! The watchdog and heap-limit tests are `#[ignore]`d until the embed has
-//! them (run them with `-- --include-ignored`). Their config goes under the
+//! The watchdog and heap-limit tests configure their limits under the
 //! reserved `falco_deno` init-config member.
 //! Output: libtest lines; the table of probe outcomes goes to stderr
 //! (`--nocapture`).
@@ -335,7 +334,6 @@ fn child_probe() {
 
 /// `Deno.core.ops.op_panic(msg)`: deno_core's built-in op panics in Rust.
 #[test]
-#[ignore = "aborts the host today: the embed must disable op_panic (e.g. extension middleware OpDecl::disable)"]
 fn op_panic_does_not_kill_the_host() {
     check_in_child("op_panic");
 }
@@ -343,7 +341,6 @@ fn op_panic_does_not_kill_the_host() {
 /// `Deno.core.ops.op_destructure_error(0)`: a non-Error argument makes
 /// `JsError::from_v8_exception` unwrap a None (on QuickJS-ng) inside the op.
 #[test]
-#[ignore = "aborts the host today: the embed must disable op_destructure_error (or guard it)"]
 fn op_destructure_error_does_not_kill_the_host() {
     check_in_child("op_destructure_error(0)");
 }
@@ -388,7 +385,6 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
 /// call returns FAILURE with an error naming the callback and the deadline,
 /// and the plugin goes on (or refuses further calls with a clear error).
 #[test]
-#[ignore = "needs watchdog (callbackDeadlineMs)"]
 fn endless_loop_in_extract_is_stopped_by_the_watchdog() {
     let lib = lib_or_skip!();
     let p = RawPlugin::init(lib, r#"{"falco_deno": {"callbackDeadlineMs": 300}}"#, true)
@@ -422,7 +418,6 @@ fn endless_loop_in_extract_is_stopped_by_the_watchdog() {
 /// An ever-growing array in extract hits the heap limit: FAILURE with a
 /// clear error, the process is not aborted.
 #[test]
-#[ignore = "needs heap limit (heapLimitMb)"]
 fn unbounded_allocation_in_extract_hits_the_heap_limit() {
     let lib = lib_or_skip!();
     let p = RawPlugin::init(lib, r#"{"falco_deno": {"heapLimitMb": 64, "callbackDeadlineMs": 30000}}"#, true)
