@@ -16,11 +16,19 @@ interface Decoder {
 const g = globalThis as unknown as {
   TextEncoder?: new () => Encoder;
   TextDecoder?: new (label?: string) => Decoder;
+  Deno?: Record<symbol, unknown>;
 };
-const nativeEncoder: Encoder | undefined = g.TextEncoder
+/**
+ * Inside the embed, `TextEncoder`/`TextDecoder` are deno_web's, loaded on
+ * first use and backed by ops: on QuickJS-ng every op call is a slow call,
+ * and loading them costs every instance's init. The code below is faster
+ * there, so the hot path keeps it.
+ */
+const inEmbed = g.Deno?.[Symbol.for("falco-deno.console")] === true;
+const nativeEncoder: Encoder | undefined = g.TextEncoder && !inEmbed
   ? new g.TextEncoder()
   : undefined;
-const nativeDecoder: Decoder | undefined = g.TextDecoder
+const nativeDecoder: Decoder | undefined = g.TextDecoder && !inEmbed
   ? new g.TextDecoder("utf-8")
   : undefined;
 
