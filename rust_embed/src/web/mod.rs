@@ -37,18 +37,32 @@ deno_core::extension!(
   },
 );
 
+/// The deno_web classes made from Rust objects that the globals use.
+const KEPT_OBJECTS: &[&str] = &["Console"];
+
 /// The extensions of one plugin instance, in load order.
 pub fn extensions(logger: Logger, grants: &Grants) -> Result<Vec<Extension>, String> {
   let permissions = grants.container()?;
+  let mut web = deno_web::deno_web::init(
+    deno_web::BlobStore::default_arc(),
+    None,
+    false,
+    deno_web::InMemoryBroadcastChannel::default(),
+  );
+  // deno_web's cppgc classes (DOMMatrix, DOMPoint, CSSStyleSheet,
+  // ImageData...) are instantiated as templates at every runtime init; no
+  // global of ours exposes them, so only `Console` is kept.
+  web.objects = web
+    .objects
+    .iter()
+    .filter(|o| KEPT_OBJECTS.contains(&o.name.0))
+    .copied()
+    .collect::<Vec<_>>()
+    .into();
   Ok(vec![
     crate::ops::falco_deno::init(logger),
     deno_webidl::deno_webidl::init(),
-    deno_web::deno_web::init(
-      deno_web::BlobStore::default_arc(),
-      None,
-      false,
-      deno_web::InMemoryBroadcastChannel::default(),
-    ),
+    web,
     falco_web::init(permissions),
   ])
 }
