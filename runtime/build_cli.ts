@@ -12,6 +12,7 @@ import { bundlePlugin, stopBundler } from "./bundle.ts";
 import { chooseEngine, type Engine, genericLibrary } from "./engines.ts";
 import { buildManifest } from "./manifest.ts";
 import { packLibrary } from "./pack.ts";
+import { RESERVED_CONFIG_KEY } from "./_bridge_abi.ts";
 import type { Plugin } from "./types.ts";
 
 /** Version of the falco-deno tooling. */
@@ -83,6 +84,7 @@ export async function buildPlugin(
     bundle: bundle.code,
     manifest: {
       ...manifest,
+      initSchema: schema ? JSON.stringify(withEmbedOptions(schema)) : "",
       description:
         `${manifest.description} [falco-deno ${FALCO_DENO_VERSION}, ${engine}]`,
       engine,
@@ -96,6 +98,72 @@ export async function buildPlugin(
     bytes: packed.length,
     bundleBytes: bundle.bytes,
     name: manifest.name,
+  };
+}
+
+const GRANT_SCHEMA = {
+  description:
+    "Deno --allow-* strings (absolute paths, host:port, names), or true for all",
+  oneOf: [{ type: "boolean" }, { type: "array", items: { type: "string" } }],
+};
+
+/** JSON Schema of the reserved `falco_deno` init config member. */
+export const EMBED_OPTIONS_SCHEMA = {
+  type: "object",
+  description:
+    "Options of the falco-deno embed (limits and permissions); the plugin never sees them",
+  properties: {
+    callbackDeadlineMs: {
+      type: "integer",
+      minimum: 1,
+      default: 1000,
+      description: "A script callback running longer is terminated",
+    },
+    batchDeadlineMs: {
+      type: "integer",
+      minimum: 0,
+      default: 50,
+      description: "How long next_batch waits for an async nextBatch",
+    },
+    heapLimitMb: {
+      type: "integer",
+      minimum: 8,
+      default: 128,
+      description: "JavaScript heap limit of one instance",
+    },
+    allowRead: GRANT_SCHEMA,
+    allowWrite: GRANT_SCHEMA,
+    allowNet: GRANT_SCHEMA,
+    allowEnv: GRANT_SCHEMA,
+  },
+  additionalProperties: false,
+};
+
+/**
+ * The init schema the `.so` serves: the plugin's own, plus the reserved
+ * `falco_deno` member, so that Falco's own schema check accepts the embed's
+ * options even when the plugin forbids additional properties.
+ *
+ * @param schema The plugin's init schema.
+ * @returns The schema with the `falco_deno` property added.
+ *
+ * @example
+ * ```ts
+ * import { withEmbedOptions } from "./build_cli.ts";
+ * const s = withEmbedOptions({ type: "object", additionalProperties: false });
+ * console.assert("falco_deno" in (s.properties as object));
+ * ```
+ */
+export function withEmbedOptions(
+  schema: Record<string, unknown>,
+): Record<string, unknown> {
+  if (schema.type !== "object") return schema;
+  return {
+    ...schema,
+    properties: {
+      ...(schema.properties as Record<string, unknown> | undefined),
+      [RESERVED_CONFIG_KEY]: EMBED_OPTIONS_SCHEMA,
+    },
   };
 }
 

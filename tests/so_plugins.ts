@@ -68,11 +68,20 @@ export const SO_PLUGINS: SoPlugin[] = [
     "{",
     '{"jitter":"x"}',
     '{"jitter":-1}',
+    '{"jitter":1,"falco_deno":{"heapLimitMb":1}}',
+    '{"falco_deno":{"noSuchOption":1}}',
   ]),
   soPlugin("plugins/dummy_extract.ts", "{}", ["[", '{"threshold":"ten"}']),
-  soPlugin("plugins/showcase.ts", '{"count":3}', [
-    "{,}",
-    '{"count":3,"unknown":true}',
-  ]),
+  // additionalProperties: false, yet the embed's own member passes Falco's
+  // schema check: the served schema declares it.
+  soPlugin(
+    "plugins/showcase.ts",
+    '{"count":3,"falco_deno":{"callbackDeadlineMs":500}}',
+    [
+      "{,}",
+      '{"count":3,"unknown":true}',
+    ],
+  ),
   soPlugin("plugins/hello.ts", "", ['{"count":"three"}', "not json"]),
+  soPlugin("plugins/jsonl.ts", "{}", ["{", '{"start":"x"}', '{"pollMs":1}']),
 ];
