@@ -1,6 +1,11 @@
 /**
  * UTF-8 helpers that work without `TextEncoder`/`TextDecoder` (the embed's
- * bare engine has neither). The built-in classes are used when present.
+ * bare engine has neither). The built-in classes are used when present, for
+ * long or non-ASCII strings only: short ASCII ones (most field values and
+ * event payloads) go through the plain JavaScript paths below, which on an
+ * interpreter cost less than one call into a web-platform class (argument
+ * conversions, a result object, an op). Both give the same result for
+ * ASCII.
  *
  * @module
  */
@@ -16,36 +21,40 @@ interface Decoder {
 const g = globalThis as unknown as {
   TextEncoder?: new () => Encoder;
   TextDecoder?: new (label?: string) => Decoder;
-  Deno?: Record<symbol, unknown>;
 };
-/**
- * Inside the embed, `TextEncoder`/`TextDecoder` are deno_web's, loaded on
- * first use and backed by ops: on QuickJS-ng every op call is a slow call,
- * and loading them costs every instance's init. The code below is faster
- * there, so the hot path keeps it.
- */
-const inEmbed = g.Deno?.[Symbol.for("falco-deno.console")] === true;
-const nativeEncoder: Encoder | undefined = g.TextEncoder && !inEmbed
+const nativeEncoder: Encoder | undefined = g.TextEncoder
   ? new g.TextEncoder()
   : undefined;
-const nativeDecoder: Decoder | undefined = g.TextDecoder && !inEmbed
+const nativeDecoder: Decoder | undefined = g.TextDecoder
   ? new g.TextDecoder("utf-8")
   : undefined;
 
+/**
+ * ASCII strings and byte arrays shorter than this use the JavaScript paths
+ * even when the built-in classes exist.
+ */
+const NATIVE_MIN_LENGTH = 256;
+/** Most arguments `String.fromCharCode.apply` gets at once. */
+const APPLY_CHUNK = 8192;
+
+const fromCharCode = String.fromCharCode;
+
 /** Number of bytes `s` takes in UTF-8 (lone surrogates count as U+FFFD). */
 export function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
+  const len = s.length;
+  let n = len;
+  for (let i = 0; i < len; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
       const d = s.charCodeAt(i + 1);
       if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4;
+        // Two UTF-16 units, four bytes.
+        n += 2;
         i++;
-      } else n += 3;
-    } else n += 3;
+      } else n += 2;
+    } else n += 2;
   }
   return n;
 }
@@ -55,19 +64,40 @@ export function utf8Length(s: string): number {
  * written, or -1 when it does not fit (nothing meaningful is written then).
  */
 export function utf8Write(s: string, dst: Uint8Array, offset: number): number {
-  // ASCII fast path, the common case for field values.
-  const room = dst.length - offset;
-  if (s.length > room) {
+  const len = s.length;
+  if (len > dst.length - offset) {
     // Even all-ASCII would not fit.
     return -1;
   }
-  if (nativeEncoder !== undefined) {
-    const r = nativeEncoder.encodeInto(s, dst.subarray(offset));
-    return r.read === s.length ? r.written : -1;
+  if (len < NATIVE_MIN_LENGTH || nativeEncoder === undefined) {
+    // ASCII fast path, the common case for field values; it fits (see
+    // above).
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      dst[offset + i] = c;
+    }
+    if (i === len) return len;
+    if (nativeEncoder === undefined) {
+      return utf8WriteFrom(s, i, dst, offset + i, offset);
+    }
   }
-  let p = offset;
+  const r = nativeEncoder.encodeInto(s, dst.subarray(offset));
+  return r.read === len ? r.written : -1;
+}
+
+/** The general encoder, from unit `i` of `s` and byte `p` of `dst`. */
+function utf8WriteFrom(
+  s: string,
+  i: number,
+  dst: Uint8Array,
+  p: number,
+  offset: number,
+): number {
+  const len = s.length;
   const end = dst.length;
-  for (let i = 0; i < s.length; i++) {
+  for (; i < len; i++) {
     let c = s.charCodeAt(i);
     if (c < 0x80) {
       if (p >= end) return -1;
@@ -80,7 +110,7 @@ export function utf8Write(s: string, dst: Uint8Array, offset: number): number {
       dst[p++] = 0x80 | (c & 0x3f);
       continue;
     }
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
       const d = s.charCodeAt(i + 1);
       if (d >= 0xdc00 && d <= 0xdfff) {
         c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
@@ -112,15 +142,41 @@ export function utf8Encode(s: string): Uint8Array {
 
 /** Decodes UTF-8 bytes; invalid sequences become U+FFFD. */
 export function utf8Decode(b: Uint8Array): string {
-  if (nativeDecoder !== undefined) return nativeDecoder.decode(b);
+  const len = b.length;
+  if (len < NATIVE_MIN_LENGTH || nativeDecoder === undefined) {
+    // ASCII fast path: one call makes the whole string.
+    let i = 0;
+    while (i < len && b[i] < 0x80) i++;
+    if (i === len) {
+      return len <= APPLY_CHUNK
+        ? fromCharCode.apply(null, b as unknown as number[])
+        : asciiChunks(b, 0, len);
+    }
+    if (nativeDecoder === undefined) {
+      return (i === 0 ? "" : asciiChunks(b, 0, i)) + utf8DecodeFrom(b, i);
+    }
+  }
+  return nativeDecoder.decode(b);
+}
+
+/** The string of ASCII bytes `b[from..to)`. */
+function asciiChunks(b: Uint8Array, from: number, to: number): string {
   let out = "";
-  let chunk: number[] = [];
-  const flush = () => {
-    out += String.fromCharCode.apply(null, chunk);
-    chunk = [];
-  };
-  let i = 0;
-  while (i < b.length) {
+  for (let at = from; at < to; at += APPLY_CHUNK) {
+    out += fromCharCode.apply(
+      null,
+      b.subarray(at, Math.min(at + APPLY_CHUNK, to)) as unknown as number[],
+    );
+  }
+  return out;
+}
+
+/** The general decoder, from byte `i` of `b`. */
+function utf8DecodeFrom(b: Uint8Array, i: number): string {
+  const len = b.length;
+  let out = "";
+  const chunk: number[] = [];
+  while (i < len) {
     const c = b[i];
     let cp = 0xfffd;
     let n = 1;
@@ -150,13 +206,21 @@ export function utf8Decode(b: Uint8Array): string {
       cp -= 0x10000;
       chunk.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
     } else chunk.push(cp);
-    if (chunk.length > 4096) flush();
+    if (chunk.length > 4096) {
+      out += fromCharCode.apply(null, chunk);
+      chunk.length = 0;
+    }
     i += n;
   }
-  flush();
-  return out;
+  return out + fromCharCode.apply(null, chunk);
 }
 
 function cont(b: Uint8Array, i: number): boolean {
   return i < b.length && (b[i] & 0xc0) === 0x80;
 }
+
+/** The JavaScript paths, for tests. */
+export const _internals = {
+  utf8DecodeFrom,
+  utf8WriteFrom,
+};

@@ -4,6 +4,12 @@
  * runs once per event number and is cached), checks every value and writes
  * the results to the output buffer (layouts in `_bridge_abi.ts`).
  *
+ * This runs once per field per event (libsinsp asks for one field per
+ * call), on an interpreter in the embed: it allocates nothing per call when
+ * the event is the one of the previous call, reads the input header through
+ * a `Uint32Array` rather than `DataView` calls, and keeps what it needs of
+ * each field in plain arrays built once.
+ *
  * @module
  */
 
@@ -20,11 +26,44 @@ import type {
   ExtractContext,
   FieldDefinition,
 } from "./types.ts";
-import { checkValue, writeValue } from "./field_values.ts";
+import {
+  checkValue,
+  fieldTypeCode,
+  NEEDS_CHECK,
+  writeFast,
+  writeValue,
+} from "./field_values.ts";
 import { errorText, PluginError, wrapPluginError } from "./plugin_error.ts";
 import { utf8Decode } from "./_utf8.ts";
 
 const NOT_DECODED: unique symbol = Symbol("not decoded");
+const TWO_32 = 4294967296;
+
+/** `FieldArg` kinds, as small integers. */
+const TAKES_NOTHING = 0;
+const TAKES_INDEX = 1;
+const TAKES_KEY = 2;
+
+/** Reads `u32` number `i` (byte `4 * i`) of a buffer. */
+interface U32Reader {
+  readonly [i: number]: number;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * A `Uint32Array` over `bytes` when the host is little endian and `bytes`
+ * is 4-byte aligned (the bridge's buffers are), else a reader that does the
+ * same through `view`.
+ */
+function u32Reader(bytes: Uint8Array, view: DataView): U32Reader {
+  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) {
+    return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+  }
+  return new Proxy({}, {
+    get: (_t, k) => view.getUint32(Number(k) * 4, true),
+  }) as U32Reader;
+}
 
 /** The event currently in the input buffer, with a lazy `text`. */
 class InputEvent implements EventView {
@@ -34,26 +73,81 @@ class InputEvent implements EventView {
   type = 0;
   payload: Uint8Array = new Uint8Array(0);
   #text: string | undefined;
+  // The header words the fields above come from, to tell a new event.
+  #numLo = -1;
+  #numHi = -1;
+  #tsLo = -1;
+  #tsHi = -1;
+  #off = -1;
+  #len = -1;
 
   get text(): string {
-    if (this.#text === undefined) this.#text = utf8Decode(this.payload);
-    return this.#text;
+    const t = this.#text;
+    if (t !== undefined) return t;
+    return this.#text = utf8Decode(this.payload);
   }
 
-  load(input: Uint8Array, view: DataView): void {
-    this.num = Number(view.getBigUint64(0, true));
-    this.ts = view.getBigUint64(8, true);
-    const len = view.getUint32(16, true);
-    const off = view.getUint32(20, true);
-    this.pluginId = view.getUint32(28, true);
-    this.type = view.getUint32(32, true);
+  /** Makes the next `load` take its event as a new one. */
+  forget(): void {
+    this.#numLo = -1;
+    this.#off = -1;
+    this.#text = undefined;
+  }
+
+  /**
+   * Reads the header of `input` (through `h`, its words). Returns whether
+   * the event differs from the one of the previous call (by event number,
+   * payload length or plugin id, the key of the decode cache); its payload
+   * view and text are kept while that key and the payload offset stay.
+   */
+  load(input: Uint8Array, h: U32Reader): boolean {
+    const numLo = h[0], numHi = h[1], tsLo = h[2], tsHi = h[3];
+    const len = h[4], off = h[5], pluginId = h[7], type = h[8];
     if (off + len > input.length) {
+      this.forget();
       throw new RangeError(
         `Event payload of "${len}" bytes at offset "${off}" overruns the input buffer`,
       );
     }
-    this.payload = input.subarray(off, off + len);
-    this.#text = undefined;
+    const changed = numLo !== this.#numLo || numHi !== this.#numHi ||
+      len !== this.#len || pluginId !== this.pluginId;
+    if (changed) {
+      this.#numLo = numLo;
+      this.#numHi = numHi;
+      this.num = numLo + numHi * TWO_32;
+      this.pluginId = pluginId;
+    }
+    if (tsLo !== this.#tsLo || tsHi !== this.#tsHi) {
+      this.#tsLo = tsLo;
+      this.#tsHi = tsHi;
+      this.ts = (BigInt(tsHi) << 32n) | BigInt(tsLo);
+    }
+    this.type = type;
+    if (changed || off !== this.#off) {
+      this.#off = off;
+      this.#len = len;
+      this.payload = input.subarray(off, off + len);
+      this.#text = undefined;
+    }
+    return changed;
+  }
+}
+
+/** The context object handed to extractors (one, reused). */
+class Context {
+  event: EventView;
+  state: unknown = undefined;
+  index: number | undefined = undefined;
+  key: string | undefined = undefined;
+  readonly #dispatcher: ExtractionDispatcher;
+
+  constructor(event: EventView, dispatcher: ExtractionDispatcher) {
+    this.event = event;
+    this.#dispatcher = dispatcher;
+  }
+
+  get decoded(): unknown {
+    return this.#dispatcher.decoded();
   }
 }
 
@@ -63,36 +157,44 @@ class InputEvent implements EventView {
  */
 export class ExtractionDispatcher {
   readonly #plugin: AnyPlugin;
+  readonly #pluginName: string;
   readonly #fields: FieldDefinition[];
+  // Per field, by field id: its extractor, the argument it takes
+  // (TAKES_*), whether that is required, its type code and type, whether
+  // it is a list.
+  readonly #extractors: ((c: ExtractContext<unknown, unknown>) => unknown)[];
+  readonly #takes: number[];
+  readonly #required: boolean[];
+  readonly #codes: number[];
+  readonly #lists: boolean[];
   readonly #event = new InputEvent();
+  readonly #ctx: Context;
   #state: unknown = undefined;
   #decoded: unknown = NOT_DECODED;
-  #cacheNum = -1;
-  #cacheLen = -1;
-  #cachePluginId = -1;
-  readonly #ctx: {
-    event: EventView;
-    state: unknown;
-    index: number | undefined;
-    key: string | undefined;
-    readonly decoded: unknown;
-  };
+  #input: Uint8Array | undefined;
+  #words: U32Reader = [];
 
   /** @param plugin The plugin whose fields to extract. */
   constructor(plugin: AnyPlugin) {
     this.#plugin = plugin;
-    this.#fields = plugin.definition.fields ?? [];
-    // deno-lint-ignore no-this-alias
-    const self = this;
-    this.#ctx = {
-      event: this.#event,
-      state: undefined,
-      index: undefined,
-      key: undefined,
-      get decoded(): unknown {
-        return self.#decode();
-      },
-    };
+    this.#pluginName = plugin.definition.name;
+    const fields = this.#fields = plugin.definition.fields ?? [];
+    this.#extractors = fields.map((f) =>
+      f.extract as (c: ExtractContext<unknown, unknown>) => unknown
+    );
+    this.#takes = fields.map((f) =>
+      f.arg === undefined
+        ? TAKES_NOTHING
+        : f.arg.kind === "index"
+        ? TAKES_INDEX
+        : f.arg.kind === "key"
+        ? TAKES_KEY
+        : -1
+    );
+    this.#required = fields.map((f) => !!f.arg?.required);
+    this.#codes = fields.map((f) => fieldTypeCode(f.type));
+    this.#lists = fields.map((f) => f.list === true);
+    this.#ctx = new Context(this.#event, this);
   }
 
   /** Sets the plugin state passed to extractors. */
@@ -105,40 +207,34 @@ export class ExtractionDispatcher {
   /** Forgets the cached decoded event. */
   resetCache(): void {
     this.#decoded = NOT_DECODED;
-    this.#cacheNum = -1;
+    this.#event.forget();
   }
 
   /** Loads the event of the input buffer (for `eventToString`). */
   loadEvent(input: Uint8Array, view: DataView): EventView {
-    this.#event.load(input, view);
-    const e = this.#event;
-    if (
-      e.num !== this.#cacheNum || e.payload.length !== this.#cacheLen ||
-      e.pluginId !== this.#cachePluginId
-    ) {
-      this.#decoded = NOT_DECODED;
-      this.#cacheNum = e.num;
-      this.#cacheLen = e.payload.length;
-      this.#cachePluginId = e.pluginId;
+    if (input !== this.#input) {
+      this.#input = input;
+      this.#words = u32Reader(input, view);
     }
-    return e;
+    if (this.#event.load(input, this.#words)) this.#decoded = NOT_DECODED;
+    return this.#event;
   }
 
-  #decode(): unknown {
-    if (this.#decoded === NOT_DECODED) {
-      const decode = this.#plugin.definition.decode;
-      if (decode === undefined) return undefined;
-      try {
-        this.#decoded = decode(this.#event, this.#state);
-      } catch (err) {
-        throw wrapPluginError(
-          this.#plugin.definition.name,
-          `decode of event "${this.#event.num}" failed`,
-          err,
-        );
-      }
+  /** The decoded event (the plugin's `decode`, once per event). */
+  decoded(): unknown {
+    const cached = this.#decoded;
+    if (cached !== NOT_DECODED) return cached;
+    const decode = this.#plugin.definition.decode;
+    if (decode === undefined) return undefined;
+    try {
+      return this.#decoded = decode(this.#event, this.#state);
+    } catch (err) {
+      throw wrapPluginError(
+        this.#pluginName,
+        `decode of event "${this.#event.num}" failed`,
+        err,
+      );
     }
-    return this.#decoded;
   }
 
   /**
@@ -152,8 +248,9 @@ export class ExtractionDispatcher {
     outView: DataView,
   ): void {
     this.loadEvent(input, inView);
-    const n = inView.getUint32(24, true);
-    const pluginName = this.#plugin.definition.name;
+    const h = this.#words;
+    const n = h[6];
+    const pluginName = this.#pluginName;
     if (INPUT_HEADER_SIZE + n * REQUEST_SIZE > input.length) {
       throw new PluginError(
         pluginName,
@@ -161,134 +258,192 @@ export class ExtractionDispatcher {
       );
     }
     const ctx = this.#ctx;
+    const takes = this.#takes;
     let out = 0;
     for (let r = 0; r < n; r++) {
-      const at = INPUT_HEADER_SIZE + r * REQUEST_SIZE;
-      const fieldId = inView.getUint32(at, true);
-      const argKind = inView.getUint32(at + 4, true);
-      const field = this.#fields[fieldId];
-      if (field === undefined) {
+      const w = (INPUT_HEADER_SIZE + r * REQUEST_SIZE) >> 2;
+      const fieldId = h[w];
+      const argKind = h[w + 1];
+      const take = takes[fieldId];
+      if (take === undefined) {
         throw new PluginError(
           pluginName,
           `unknown field id "${fieldId}" (the plugin has "${this.#fields.length}" fields)`,
         );
       }
-      ctx.index = undefined;
-      ctx.key = undefined;
       if (argKind === ARG_NONE) {
-        if (field.arg?.required) {
-          throw new PluginError(
-            pluginName,
-            `field "${field.name}" requires ${
-              field.arg.kind === "index" ? "an index" : "a key"
-            } argument`,
-          );
-        }
+        if (this.#required[fieldId]) this.#argError(fieldId, argKind, 0);
+        ctx.index = undefined;
+        ctx.key = undefined;
       } else if (argKind === ARG_INDEX) {
-        if (field.arg?.kind !== "index") {
-          throw new PluginError(
-            pluginName,
-            `field "${field.name}" does not take an index argument`,
-          );
+        const hi = h[w + 3];
+        if (take !== TAKES_INDEX || hi > 0x1f_ffff) {
+          this.#argError(fieldId, argKind, w);
         }
-        const index = inView.getBigUint64(at + 8, true);
-        if (index > BigInt(Number.MAX_SAFE_INTEGER)) {
-          throw new PluginError(
-            pluginName,
-            `field "${field.name}" index argument "${index}" is above 2^53-1`,
-          );
-        }
-        ctx.index = Number(index);
+        ctx.index = h[w + 2] + hi * TWO_32;
+        ctx.key = undefined;
       } else if (argKind === ARG_KEY) {
-        if (field.arg?.kind !== "key") {
-          throw new PluginError(
-            pluginName,
-            `field "${field.name}" does not take a key argument`,
-          );
+        const keyOff = h[w + 4];
+        const keyLen = h[w + 5];
+        if (take !== TAKES_KEY || keyOff + keyLen > input.length) {
+          this.#argError(fieldId, argKind, w);
         }
-        const keyOff = inView.getUint32(at + 16, true);
-        const keyLen = inView.getUint32(at + 20, true);
-        if (keyOff + keyLen > input.length) {
-          throw new PluginError(
-            pluginName,
-            `field "${field.name}" key argument overruns the input buffer`,
-          );
-        }
+        ctx.index = undefined;
         ctx.key = utf8Decode(input.subarray(keyOff, keyOff + keyLen));
       } else {
-        throw new PluginError(
-          pluginName,
-          `field "${field.name}" request has unknown argument kind "${argKind}"`,
-        );
+        this.#argError(fieldId, argKind, w);
       }
       let value: unknown;
       try {
-        value =
-          (field.extract as (c: ExtractContext<unknown, unknown>) => unknown)(
-            ctx,
-          );
+        value = this.#extractors[fieldId](ctx);
       } catch (err) {
         throw wrapPluginError(
           pluginName,
-          `extract of field "${field.name}" failed`,
+          `extract of field "${this.#fields[fieldId].name}" failed`,
           err,
         );
       }
-      out = this.#writeRecord(field, value, output, outView, out);
+      if (value === undefined || value === null) {
+        if (out + 4 > output.length) this.#overflow(fieldId, output);
+        outView.setUint32(out, 0, true);
+        out += 4;
+      } else if (this.#lists[fieldId]) {
+        out = this.#writeList(fieldId, value, output, outView, out);
+      } else {
+        if (out + 4 > output.length) this.#overflow(fieldId, output);
+        let p = writeFast(
+          outView,
+          output,
+          out + 4,
+          this.#codes[fieldId],
+          value,
+        );
+        if (p === NEEDS_CHECK) {
+          p = this.#writeChecked(fieldId, value, -1, output, outView, out + 4);
+        }
+        if (p < 0) this.#overflow(fieldId, output);
+        outView.setUint32(out, 1, true);
+        out = p;
+      }
     }
   }
 
-  #writeRecord(
-    field: FieldDefinition,
+  /** Throws the error of a bad argument in the request at word `w`. */
+  #argError(fieldId: number, argKind: number, w: number): never {
+    const field = this.#fields[fieldId];
+    const name = field.name;
+    let detail: string;
+    if (argKind === ARG_NONE) {
+      detail = `field "${name}" requires ${
+        field.arg?.kind === "index" ? "an index" : "a key"
+      } argument`;
+    } else if (argKind === ARG_INDEX) {
+      if (field.arg?.kind !== "index") {
+        detail = `field "${name}" does not take an index argument`;
+      } else {
+        const h = this.#words;
+        const index = (BigInt(h[w + 3]) << 32n) | BigInt(h[w + 2]);
+        detail = `field "${name}" index argument "${index}" is above 2^53-1`;
+      }
+    } else if (argKind === ARG_KEY) {
+      detail = field.arg?.kind !== "key"
+        ? `field "${name}" does not take a key argument`
+        : `field "${name}" key argument overruns the input buffer`;
+    } else {
+      detail = `field "${name}" request has unknown argument kind "${argKind}"`;
+    }
+    throw new PluginError(this.#pluginName, detail);
+  }
+
+  #overflow(fieldId: number, output: Uint8Array): never {
+    throw new PluginError(
+      this.#pluginName,
+      `field "${
+        this.#fields[fieldId].name
+      }" values do not fit in the output buffer ("${output.length}" bytes)`,
+    );
+  }
+
+  /**
+   * Checks `v` (element `i` of a list, or -1) and writes it at `p`, the
+   * slow way; returns the new offset or -1 when it does not fit.
+   */
+  #writeChecked(
+    fieldId: number,
+    v: unknown,
+    i: number,
+    output: Uint8Array,
+    outView: DataView,
+    p: number,
+  ): number {
+    const field = this.#fields[fieldId];
+    let checked;
+    try {
+      checked = checkValue(field.type, v);
+    } catch (err) {
+      throw new PluginError(
+        this.#pluginName,
+        `field "${field.name}" returned a bad value${
+          i < 0 ? "" : ` at [${i}]`
+        }: ${errorText(err)}`,
+        { cause: err },
+      );
+    }
+    return writeValue(outView, output, p, field.type, checked);
+  }
+
+  /** Writes the record of a list field at `at`; returns the new offset. */
+  #writeList(
+    fieldId: number,
     value: unknown,
     output: Uint8Array,
     outView: DataView,
     at: number,
   ): number {
-    const pluginName = this.#plugin.definition.name;
-    const overflow = () =>
-      new PluginError(
-        pluginName,
-        `field "${field.name}" values do not fit in the output buffer ("${output.length}" bytes)`,
+    if (at + 4 > output.length) this.#overflow(fieldId, output);
+    if (
+      typeof value !== "object" ||
+      typeof (value as Iterable<unknown>)[Symbol.iterator] !== "function"
+    ) {
+      throw new PluginError(
+        this.#pluginName,
+        `field "${
+          this.#fields[fieldId].name
+        }" is a list field and must return an array or iterable, got ${typeof value}`,
       );
-    if (at + 4 > output.length) throw overflow();
+    }
+    const code = this.#codes[fieldId];
     let p = at + 4;
     let count = 0;
-    const put = (v: unknown, where: string) => {
-      let checked;
-      try {
-        checked = checkValue(field.type, v);
-      } catch (err) {
-        throw new PluginError(
-          pluginName,
-          `field "${field.name}" returned a bad value${where}: ${
-            errorText(err)
-          }`,
-          { cause: err },
-        );
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        p = this.#writeElement(fieldId, code, value[i], i, output, outView, p);
       }
-      p = writeValue(outView, output, p, field.type, checked);
-      if (p < 0) throw overflow();
-      count++;
-    };
-    if (value !== undefined && value !== null) {
-      if (field.list === true) {
-        if (
-          typeof value !== "object" ||
-          typeof (value as Iterable<unknown>)[Symbol.iterator] !== "function"
-        ) {
-          throw new PluginError(
-            pluginName,
-            `field "${field.name}" is a list field and must return an array or iterable, got ${typeof value}`,
-          );
-        }
-        let i = 0;
-        for (const v of value as Iterable<unknown>) put(v, ` at [${i++}]`);
-      } else {
-        put(value, "");
+      count = value.length;
+    } else {
+      for (const v of value as Iterable<unknown>) {
+        p = this.#writeElement(fieldId, code, v, count, output, outView, p);
+        count++;
       }
     }
     outView.setUint32(at, count, true);
     return p;
+  }
+
+  #writeElement(
+    fieldId: number,
+    code: number,
+    v: unknown,
+    i: number,
+    output: Uint8Array,
+    outView: DataView,
+    p: number,
+  ): number {
+    let next = writeFast(outView, output, p, code, v);
+    if (next === NEEDS_CHECK) {
+      next = this.#writeChecked(fieldId, v, i, output, outView, p);
+    }
+    if (next < 0) this.#overflow(fieldId, output);
+    return next;
   }
 }

@@ -10,6 +10,8 @@ import type { FieldType } from "./types.ts";
 import { utf8Decode, utf8Write } from "./_utf8.ts";
 
 const U64_MAX = (1n << 64n) - 1n;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const TWO_32 = 4294967296;
 
 /** A decoded value, as the host sees it. */
 export type DecodedValue = bigint | string | boolean;
@@ -263,6 +265,95 @@ export function writeValue(
   }
   view.setUint32(offset, len, true);
   return start + len;
+}
+
+/** {@linkcode fieldTypeCode} of `uint64`, `reltime` and `abstime`. */
+export const TYPE_U64 = 0;
+/** {@linkcode fieldTypeCode} of `string`. */
+export const TYPE_STRING = 1;
+/** {@linkcode fieldTypeCode} of `bool`. */
+export const TYPE_BOOL = 2;
+/** {@linkcode fieldTypeCode} of `ipaddr`, `ipnet` and unknown types. */
+export const TYPE_OTHER = 3;
+/** {@linkcode writeFast} result: the value needs {@linkcode checkValue}. */
+export const NEEDS_CHECK = -2;
+
+/** The small integer {@linkcode writeFast} dispatches on. */
+export function fieldTypeCode(type: FieldType): number {
+  switch (type) {
+    case "uint64":
+    case "reltime":
+    case "abstime":
+      return TYPE_U64;
+    case "string":
+      return TYPE_STRING;
+    case "bool":
+      return TYPE_BOOL;
+    default:
+      return TYPE_OTHER;
+  }
+}
+
+/**
+ * Writes a value that is already in its final shape (a safe non-negative
+ * integer number or a u64 bigint, a string without NUL, a boolean) like
+ * {@linkcode writeValue} would after {@linkcode checkValue}, without
+ * allocating. Returns the new offset, -1 when it does not fit, or
+ * {@linkcode NEEDS_CHECK} for any other value (bad ones, addresses): then
+ * `checkValue` and `writeValue` do the job and give the error.
+ *
+ * @param view The output buffer.
+ * @param bytes The same buffer.
+ * @param offset Where the value's `u32 byteLength` goes.
+ * @param code The field's {@linkcode fieldTypeCode}.
+ * @param value What the extractor returned.
+ */
+export function writeFast(
+  view: DataView,
+  bytes: Uint8Array,
+  offset: number,
+  code: number,
+  value: unknown,
+): number {
+  const start = offset + 4;
+  if (code === TYPE_U64) {
+    if (typeof value === "number") {
+      if (!(value >= 0 && value <= MAX_SAFE && value % 1 === 0)) {
+        return NEEDS_CHECK;
+      }
+      if (start + 8 > bytes.length) return -1;
+      const lo = value % TWO_32;
+      view.setUint32(offset, 8, true);
+      view.setUint32(start, lo, true);
+      view.setUint32(start + 4, (value - lo) / TWO_32, true);
+      return start + 8;
+    }
+    if (typeof value === "bigint") {
+      if (value < 0n || value > U64_MAX) return NEEDS_CHECK;
+      if (start + 8 > bytes.length) return -1;
+      view.setUint32(offset, 8, true);
+      view.setBigUint64(start, value, true);
+      return start + 8;
+    }
+    return NEEDS_CHECK;
+  }
+  if (code === TYPE_STRING) {
+    if (typeof value !== "string" || value.indexOf("\0") >= 0) {
+      return NEEDS_CHECK;
+    }
+    const len = utf8Write(value, bytes, start);
+    if (len < 0) return -1;
+    view.setUint32(offset, len, true);
+    return start + len;
+  }
+  if (code === TYPE_BOOL) {
+    if (value !== true && value !== false) return NEEDS_CHECK;
+    if (start + 4 > bytes.length) return -1;
+    view.setUint32(offset, 4, true);
+    view.setUint32(start, value ? 1 : 0, true);
+    return start + 4;
+  }
+  return NEEDS_CHECK;
 }
 
 /**
