@@ -226,4 +226,8 @@
   Object.defineProperty(Deno, Symbol.for("falco-deno.console"), { value: true });
 
   delete globalThis.__bootstrap;
+  // Plugin code must not reach deno_core's raw ops: some abort the process
+  // when called with bad arguments (a Rust panic inside an op cannot unwind
+  // into the engine). Everything above captured what it needs.
+  delete Deno.core;
 })();

@@ -47,6 +47,7 @@ report=$cache/leaks/valgrind.txt
 : >"$report"
 run_vg() {
   valgrind --leak-check=full --show-leak-kinds=definite --num-callers=40 --error-limit=no \
+    ${FALCO_DENO_LEAK_SUPPRESSIONS:+--suppressions="$FALCO_DENO_LEAK_SUPPRESSIONS"} \
     --log-file="$report.part" "$@" >/dev/null 2>&1
   local rc=$?
   cat "$report.part" >>"$report"
