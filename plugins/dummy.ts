@@ -66,9 +66,13 @@ export default definePlugin({
     desc: "Start value of the sample and number of events",
   }],
 
-  init: (config: DummyConfig) => ({ jitter: config.jitter }),
+  init: (config: DummyConfig) => ({ jitter: config.jitter, opened: 0 }),
 
-  open(_state, params): Capture {
+  // A counter of its own, published next to the embed's metrics.
+  metrics: (state) => ({ captures_opened: state.opened }),
+
+  open(state, params): Capture {
+    state.opened++;
     let parsed: Record<string, unknown> = {};
     if (params.length !== 0) {
       parsed = JSON.parse(params);

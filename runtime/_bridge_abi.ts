@@ -46,6 +46,9 @@
  * - `progress()`: returns `undefined` (no progress support) or
  *   `[pctHundredths, text]` (`pctHundredths` in 0..10000).
  * - `listOpenParams()`: the JSON array text for `plugin_list_open_params`.
+ * - `metrics()`: the plugin's own metrics for `plugin_get_metrics`, as the
+ *   text of a JSON object `{"name": number, ...}` (names sorted, none of
+ *   {@linkcode BUILTIN_METRICS}), or `""` when the plugin publishes none.
  * - `destroy()`.
  *
  * Any of them may throw; the embed turns the exception into FAILURE and the
@@ -109,6 +112,21 @@ export const INPUT_HEADER_SIZE = 40;
 /** Size of one request in `input`. */
 export const REQUEST_SIZE = 24;
 
+/**
+ * Names of the metrics the embed itself publishes (`rust_embed/src/metrics.rs`);
+ * a plugin's own metric may not reuse one.
+ */
+export const BUILTIN_METRICS = [
+  "events_produced",
+  "extract_calls",
+  "errors",
+  "deadline_hits",
+  "heap_limit_hits",
+  "calls",
+  "call_time_avg_us",
+  "heap_used_bytes",
+] as const;
+
 /** Request without argument. */
 export const ARG_NONE = 0;
 /** Request with a numeric index argument (`field[3]`). */
@@ -140,6 +158,8 @@ export interface Bridge {
   progress(): [number, string] | undefined;
   /** JSON array text of open param suggestions. */
   listOpenParams(): string;
+  /** JSON object text of the plugin's own metrics, or `""`. */
+  metrics(): string;
   /** Releases the plugin. */
   destroy(): void;
 }

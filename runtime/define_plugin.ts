@@ -101,6 +101,7 @@ export function checkDefinition(
       "progress",
       "eventToString",
       "decode",
+      "metrics",
     ] as const
   ) {
     if (d[key] !== undefined && typeof d[key] !== "function") {

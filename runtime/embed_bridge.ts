@@ -27,6 +27,7 @@ import {
 } from "./event_encoding.ts";
 import { ExtractionDispatcher } from "./extraction.ts";
 import { openParamsText } from "./manifest.ts";
+import { metricsText } from "./metrics.ts";
 import { errorText, PluginError, wrapPluginError } from "./plugin_error.ts";
 import { utf8Decode, utf8Length, utf8Write } from "./_utf8.ts";
 
@@ -405,6 +406,12 @@ export function createBridge(
         return openParamsText(list);
       }
       return openParamsText(op);
+    },
+
+    metrics(): string {
+      const fn = d.metrics;
+      if (fn === undefined || phase !== "ready") return "";
+      return metricsText(name, call("metrics", () => fn(state)));
     },
 
     destroy(): void {

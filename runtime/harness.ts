@@ -292,6 +292,12 @@ export class PluginHarness {
     return this.bridge.progress();
   }
 
+  /** The plugin's own metrics, as `plugin_get_metrics` publishes them. */
+  metrics(): Record<string, number> {
+    const text = this.bridge.metrics();
+    return text === "" ? {} : JSON.parse(text);
+  }
+
   /** The open params suggestions (parsed `plugin_list_open_params`). */
   listOpenParams(): { value: string; desc: string; separator: string }[] {
     return JSON.parse(this.bridge.listOpenParams());

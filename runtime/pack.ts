@@ -50,6 +50,7 @@ export const COMMON_SYMBOLS = [
   "plugin_init",
   "plugin_destroy",
   "plugin_get_last_error",
+  "plugin_get_metrics",
 ] as const;
 
 /** What goes into a packed library. */

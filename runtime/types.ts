@@ -255,6 +255,13 @@ export interface PluginDefinition<
   eventToString?(event: EventView, state: S): string;
   /** Decodes an event once; every extractor of that event gets the result. */
   decode?(event: EventView, state: S): D;
+  /**
+   * The plugin's own metrics, read when the host asks for metrics (Falco's
+   * `metrics` interval, its Prometheus endpoint): names (letters, digits,
+   * `_`, `.`) to finite numbers. Falco shows each as
+   * `<plugin name>.<name>`, a non-monotonic double. Not a hot path.
+   */
+  metrics?(state: S): Record<string, number>;
   /** Extractable fields; the order is the field id order of `get_fields`. */
   fields?: FieldDefinition<S, D>[];
 }

@@ -23,6 +23,7 @@ pub mod extract;
 pub mod handoff;
 pub mod logger;
 pub mod manifest;
+pub mod metrics;
 pub mod ops;
 pub mod plugin;
 pub mod source;

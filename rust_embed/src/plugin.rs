@@ -1,10 +1,11 @@
 //! `ss_plugin_t`: what the host holds for one plugin instance.
 
 use crate::manifest::Manifest;
+use crate::metrics::{Counters, Published};
 use crate::worker::{Request, Response, Worker};
 use std::ffi::{c_char, CString};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Options the operator sets under the reserved `falco_deno` member of the
 /// init config.
@@ -84,6 +85,10 @@ pub struct Plugin {
   pub manifest: Option<&'static Manifest>,
   pub worker: Option<Worker>,
   last_error: Mutex<CString>,
+  /// Counters behind `plugin_get_metrics`, shared with the instance thread.
+  pub counters: Arc<Counters>,
+  /// The last `plugin_get_metrics` answer.
+  pub published: Mutex<Published>,
 }
 
 impl Plugin {
@@ -93,6 +98,8 @@ impl Plugin {
       manifest: None,
       worker: None,
       last_error: Mutex::new(CString::default()),
+      counters: Arc::default(),
+      published: Mutex::default(),
     };
     p.set_error(message);
     p
@@ -104,6 +111,7 @@ impl Plugin {
       Ok(v) => v,
       Err(e) => return Plugin::failed(format!("{}: {e}", manifest.json.name)),
     };
+    let counters: Arc<Counters> = Arc::default();
     let worker = match Worker::start(crate::worker::WorkerSetup {
       plugin_name: manifest.json.name.clone(),
       bundle: &manifest.bundle,
@@ -112,6 +120,7 @@ impl Plugin {
       callback_deadline: Duration::from_millis(options.callback_deadline_ms),
       heap_limit: (options.heap_limit_mb as usize) << 20,
       grants: options.grants(),
+      counters: counters.clone(),
     }) {
       Ok(w) => w,
       Err(e) => return Plugin::failed(e),
@@ -120,6 +129,8 @@ impl Plugin {
       manifest: Some(manifest),
       worker: Some(worker),
       last_error: Mutex::new(CString::default()),
+      counters,
+      published: Mutex::default(),
     };
     if let Response::Failed(e) = plugin.call(Request::Init { config }) {
       plugin.set_error(e);
@@ -132,13 +143,29 @@ impl Plugin {
   }
 
   /// Hands a call to the instance thread; a failure is recorded as the
-  /// last error.
+  /// last error. Counts calls, their wall time, events, extractions and
+  /// failures for `plugin_get_metrics` (whose own calls are not counted).
   pub fn call(&self, request: Request) -> Response {
     let Some(worker) = &self.worker else {
       return Response::Failed(self.error_text());
     };
+    let counted = !matches!(request, Request::Metrics);
+    let extract = matches!(request, Request::Extract { .. });
+    let started = Instant::now();
     let response = worker.call(request);
+    if counted {
+      let c = &self.counters;
+      Counters::add(&c.call_time_ns, started.elapsed().as_nanos() as u64);
+      Counters::add(&c.calls, 1);
+      if extract {
+        Counters::add(&c.extract_calls, 1);
+      }
+      if let Response::Batch { count, .. } = &response {
+        Counters::add(&c.events, *count as u64);
+      }
+    }
     if let Response::Failed(e) = &response {
+      Counters::add(&self.counters.errors, 1);
       self.set_error(e.clone());
     }
     response

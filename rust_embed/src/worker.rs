@@ -47,6 +47,8 @@ pub enum Request {
   },
   Progress,
   ListOpenParams,
+  /// The heap in use and the script's own metrics (`plugin_get_metrics`).
+  Metrics,
   Shutdown,
 }
 
@@ -66,6 +68,7 @@ pub enum Response {
     pct: u32,
     text: *const c_char,
   },
+  Metrics(crate::metrics::Report),
 }
 
 // SAFETY: see the doc comments: the pointed-to memory outlives the call.
@@ -84,6 +87,7 @@ impl Request {
       Request::EventToString { .. } => "eventToString",
       Request::Progress => "progress",
       Request::ListOpenParams => "openParams",
+      Request::Metrics => "metrics",
       Request::Shutdown => "destroy",
     }
   }
@@ -99,6 +103,9 @@ pub struct WorkerSetup {
   pub heap_limit: usize,
   /// Permissions granted in the reserved config member.
   pub grants: crate::web::Grants,
+  /// The instance's metrics counters (deadline and heap-limit hits are
+  /// counted here).
+  pub counters: Arc<crate::metrics::Counters>,
 }
 
 const STOP_NONE: u8 = 0;
@@ -266,6 +273,7 @@ struct Instance {
   pending_batch: Option<v8::Global<v8::Promise>>,
   runtime: JsRuntime,
   watchdog: Arc<Watchdog>,
+  counters: Arc<crate::metrics::Counters>,
   callback_deadline: Duration,
   heap_limit: usize,
   logger_name: String,
@@ -310,6 +318,7 @@ impl Instance {
       runtime,
       bridge,
       watchdog,
+      counters: setup.counters,
       callback_deadline: setup.callback_deadline,
       heap_limit: setup.heap_limit,
       logger_name: setup.plugin_name,
@@ -341,6 +350,11 @@ impl Instance {
     if reason == STOP_HEAP {
       install_heap_guard(&mut self.runtime, &self.watchdog);
     }
+    use crate::metrics::Counters;
+    match reason {
+      STOP_HEAP => Counters::add(&self.counters.heap_limit_hits, 1),
+      _ => Counters::add(&self.counters.deadline_hits, 1),
+    }
     let what = match reason {
       STOP_HEAP => format!("exceeded the heap limit of {} MiB", self.heap_limit >> 20),
       _ => format!(
@@ -354,8 +368,55 @@ impl Instance {
         self.logger_name,
         bridge::RESERVED_CONFIG_KEY
       )),
+      Response::Metrics(report) => {
+        self.log_metrics_error(&format!("{callback} {what} and was stopped"));
+        Response::Metrics(report)
+      }
       other => other,
     }
+  }
+
+  /// The heap in use and the script's metrics. A failing `metrics`
+  /// callback is logged and counted as an error; the built-in metrics are
+  /// still reported.
+  fn metrics(&mut self) -> Response {
+    let heap_used = self.heap_used();
+    let script = match self
+      .bridge
+      .call(&mut self.runtime, &self.bridge.metrics, &[])
+    {
+      Ok(Returned::String(s)) => crate::metrics::parse_script_metrics(&s),
+      Ok(Returned::Undefined) => Ok(Vec::new()),
+      Ok(_) => Err("the bridge's metrics did not return a string".into()),
+      Err(bridge::CallError::Terminated) => Ok(Vec::new()),
+      Err(e) => Err(e.describe()),
+    };
+    let script = script.unwrap_or_else(|e| {
+      self.log_metrics_error(&e);
+      Vec::new()
+    });
+    Response::Metrics(crate::metrics::Report { heap_used, script })
+  }
+
+  fn log_metrics_error(&mut self, error: &str) {
+    crate::metrics::Counters::add(&self.counters.errors, 1);
+    let msg = format!("{}: metrics failed: {error}", self.logger_name);
+    let state = self.runtime.op_state();
+    let state = state.borrow();
+    state.borrow::<Logger>().log(LEVEL_ERROR, &msg);
+  }
+
+  /// Bytes of JavaScript heap in use. QuickJS-ng's v8x layer leaves
+  /// `GetHeapStatistics` unimplemented (it panics): no figure there.
+  #[cfg(feature = "v8")]
+  fn heap_used(&mut self) -> Option<u64> {
+    let stats = self.runtime.v8_isolate().get_heap_statistics();
+    Some(stats.used_heap_size() as u64)
+  }
+
+  #[cfg(not(feature = "v8"))]
+  fn heap_used(&mut self) -> Option<u64> {
+    None
   }
 
   async fn dispatch(&mut self, request: Request) -> Response {
@@ -392,6 +453,7 @@ impl Instance {
           Err(e) => Response::Failed(e.describe()),
         }
       }
+      Request::Metrics => self.metrics(),
       Request::Shutdown => self.simple(|b| &b.destroy, &[]),
     }
   }

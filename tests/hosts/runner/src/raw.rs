@@ -293,9 +293,58 @@ impl RawPlugin {
         Ok(Some(vals))
     }
 
+    /// plugin_get_metrics, copied out (the plugin owns the array until the
+    /// next call). None when the library does not export the symbol.
+    pub fn get_metrics(&self) -> Option<Vec<Metric>> {
+        let gm = self.lib.api.get_metrics?;
+        let mut n: u32 = u32::MAX;
+        let arr = unsafe { gm(self.state, &mut n) };
+        if n == 0 {
+            return Some(vec![]);
+        }
+        assert!(!arr.is_null(), "get_metrics: {n} metrics but a NULL array");
+        let mut out = Vec::with_capacity(n as usize);
+        for i in 0..n as usize {
+            let m = unsafe { &*arr.add(i) };
+            let value = unsafe {
+                match m.value_type {
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_U32 => MetricValue::U64(m.value.u32_ as u64),
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_U64 => MetricValue::U64(m.value.u64_),
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_S32 => MetricValue::S64(m.value.s32 as i64),
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_S64 => MetricValue::S64(m.value.s64),
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_D => MetricValue::F64(m.value.d),
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_F => MetricValue::F64(m.value.f as f64),
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_I => MetricValue::S64(m.value.i as i64),
+                    t => panic!("get_metrics: unknown value type {t}"),
+                }
+            };
+            out.push(Metric {
+                name: cstr_opt(m.name).expect("metric without a name"),
+                monotonic: m.type_ == api::ss_plugin_metric_type_SS_PLUGIN_METRIC_TYPE_MONOTONIC,
+                value,
+            });
+        }
+        Some(out)
+    }
+
     pub fn destroy(self) {
         unsafe { (self.lib.api.destroy.unwrap())(self.state) }
     }
+}
+
+/// One metric from `plugin_get_metrics`, copied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metric {
+    pub name: String,
+    pub monotonic: bool,
+    pub value: MetricValue,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MetricValue {
+    U64(u64),
+    S64(i64),
+    F64(f64),
 }
 
 unsafe extern "C-unwind" fn log_fn(
