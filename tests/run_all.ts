@@ -355,6 +355,13 @@ for (const engine of engines) {
       { env: runnerEnv(dummy) },
     );
     await suite(
+      `[${engine}] metrics (plugin_get_metrics)`,
+      "cargo",
+      runner("metrics"),
+      cargoTestCounts,
+      { env: runnerEnv(dummy) },
+    );
+    await suite(
       `[${engine}] stress: 8 instances, 4 host threads, random operations (short)`,
       "cargo",
       runner("stress", ["--nocapture"]),
