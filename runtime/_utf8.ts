@@ -1,11 +1,18 @@
 /**
  * UTF-8 helpers that work without `TextEncoder`/`TextDecoder` (the embed's
- * bare engine has neither). The built-in classes are used when present, for
- * long or non-ASCII strings only: short ASCII ones (most field values and
- * event payloads) go through the plain JavaScript paths below, which on an
- * interpreter cost less than one call into a web-platform class (argument
- * conversions, a result object, an op). Both give the same result for
- * ASCII.
+ * bare engine has neither).
+ *
+ * They run for every event and field value, on an interpreter in the
+ * embed, where each way has its price (QuickJS-ng, measured in the `.so`):
+ * the JavaScript loops cost ~0.25 µs per character to encode and ~0.05 µs
+ * per byte to decode ASCII; `Deno.core.encode`/`decode` (when the embed has
+ * them) ~1.5 µs whatever the length; `TextEncoder`/`TextDecoder` (deno_web's,
+ * argument conversions and an op) ~4-7 µs. So short strings take the
+ * JavaScript paths, longer ones `Deno.core` when its result is provably
+ * ASCII (then every way gives the same bytes), and anything else the
+ * built-in classes when present, the JavaScript paths otherwise. (The web
+ * platform's bootstrap deletes `Deno.core` before the bundle runs: then
+ * only the JavaScript paths and the classes remain.)
  *
  * @module
  */
@@ -17,25 +24,45 @@ interface Encoder {
 interface Decoder {
   decode(b: Uint8Array): string;
 }
+/** The helpers of `Deno.core` used here, when the embed offers them. */
+interface Core {
+  encode(s: string): Uint8Array;
+  decode(b: Uint8Array): string;
+}
 
 const g = globalThis as unknown as {
   TextEncoder?: new () => Encoder;
   TextDecoder?: new (label?: string) => Decoder;
+  Deno?: { core?: Partial<Core> };
 };
-const nativeEncoder: Encoder | undefined = g.TextEncoder
+let nativeEncoder: Encoder | undefined = g.TextEncoder
   ? new g.TextEncoder()
   : undefined;
-const nativeDecoder: Decoder | undefined = g.TextDecoder
+let nativeDecoder: Decoder | undefined = g.TextDecoder
   ? new g.TextDecoder("utf-8")
   : undefined;
+let core: Core | undefined = findCore();
 
-/**
- * ASCII strings and byte arrays shorter than this use the JavaScript paths
- * even when the built-in classes exist.
- */
-const NATIVE_MIN_LENGTH = 256;
+function findCore(): Core | undefined {
+  const deno = g.Deno;
+  const c = deno === undefined ? undefined : deno.core;
+  return c !== undefined && typeof c.encode === "function" &&
+      typeof c.decode === "function"
+    ? c as Core
+    : undefined;
+}
+
+/** Strings longer than this are encoded by `Deno.core.encode`. */
+const CORE_ENCODE_MIN = 8;
+/** Byte arrays longer than this are decoded by `Deno.core.decode`. */
+const CORE_DECODE_MIN = 24;
+/** Without `Deno.core`, strings from this length go to `TextEncoder`. */
+const ENCODER_MIN = 24;
+/** Without `Deno.core`, bytes from this length go to `TextDecoder`. */
+const DECODER_MIN = 96;
 /** Most arguments `String.fromCharCode.apply` gets at once. */
 const APPLY_CHUNK = 8192;
+const REPLACEMENT = "\ufffd";
 
 const fromCharCode = String.fromCharCode;
 
@@ -69,7 +96,14 @@ export function utf8Write(s: string, dst: Uint8Array, offset: number): number {
     // Even all-ASCII would not fit.
     return -1;
   }
-  if (len < NATIVE_MIN_LENGTH || nativeEncoder === undefined) {
+  if (len > CORE_ENCODE_MIN && core !== undefined) {
+    const b = core.encode(s);
+    // As many bytes as units: all ASCII, the same bytes any encoder makes.
+    if (b.length === len) {
+      dst.set(b, offset);
+      return len;
+    }
+  } else if (len < ENCODER_MIN || nativeEncoder === undefined) {
     // ASCII fast path, the common case for field values; it fits (see
     // above).
     let i = 0;
@@ -79,22 +113,20 @@ export function utf8Write(s: string, dst: Uint8Array, offset: number): number {
       dst[offset + i] = c;
     }
     if (i === len) return len;
-    if (nativeEncoder === undefined) {
-      return utf8WriteFrom(s, i, dst, offset + i, offset);
-    }
   }
+  if (nativeEncoder === undefined) return utf8WriteFrom(s, 0, dst, offset);
   const r = nativeEncoder.encodeInto(s, dst.subarray(offset));
   return r.read === len ? r.written : -1;
 }
 
-/** The general encoder, from unit `i` of `s` and byte `p` of `dst`. */
+/** The general encoder. */
 function utf8WriteFrom(
   s: string,
   i: number,
   dst: Uint8Array,
-  p: number,
   offset: number,
 ): number {
+  let p = offset;
   const len = s.length;
   const end = dst.length;
   for (; i < len; i++) {
@@ -143,7 +175,12 @@ export function utf8Encode(s: string): Uint8Array {
 /** Decodes UTF-8 bytes; invalid sequences become U+FFFD. */
 export function utf8Decode(b: Uint8Array): string {
   const len = b.length;
-  if (len < NATIVE_MIN_LENGTH || nativeDecoder === undefined) {
+  if (len > CORE_DECODE_MIN && core !== undefined) {
+    const t = core.decode(b);
+    // As many units as bytes and no replacement: all ASCII (a BOM, a
+    // multi-byte character, an invalid byte would show).
+    if (t.length === len && t.indexOf(REPLACEMENT) < 0) return t;
+  } else if (len < DECODER_MIN || nativeDecoder === undefined) {
     // ASCII fast path: one call makes the whole string.
     let i = 0;
     while (i < len && b[i] < 0x80) i++;
@@ -152,10 +189,8 @@ export function utf8Decode(b: Uint8Array): string {
         ? fromCharCode.apply(null, b as unknown as number[])
         : asciiChunks(b, 0, len);
     }
-    if (nativeDecoder === undefined) {
-      return (i === 0 ? "" : asciiChunks(b, 0, i)) + utf8DecodeFrom(b, i);
-    }
   }
+  if (nativeDecoder === undefined) return utf8DecodeFrom(b, 0);
   return nativeDecoder.decode(b);
 }
 
@@ -219,8 +254,18 @@ function cont(b: Uint8Array, i: number): boolean {
   return i < b.length && (b[i] & 0xc0) === 0x80;
 }
 
-/** The JavaScript paths, for tests. */
-export const _internals = {
-  utf8DecodeFrom,
-  utf8WriteFrom,
-};
+/**
+ * For tests: makes the helpers use these natives (`undefined`: none) as if
+ * found at load. Returns a function that restores the ones found.
+ */
+export function _useNatives(
+  natives: { encoder?: Encoder; decoder?: Decoder; core?: Core },
+): () => void {
+  const saved = [nativeEncoder, nativeDecoder, core] as const;
+  nativeEncoder = natives.encoder;
+  nativeDecoder = natives.decoder;
+  core = natives.core;
+  return () => {
+    [nativeEncoder, nativeDecoder, core] = saved;
+  };
+}

@@ -22,8 +22,8 @@ import { EOF } from "./types.ts";
 import type { AnyPlugin, BatchResult, EventInput } from "./types.ts";
 import {
   PLUGIN_EVENT_HEADER_SIZE,
-  TS_UNSET,
-  writePluginEvent,
+  pluginEventHeader,
+  writePluginEventHeader,
 } from "./event_encoding.ts";
 import { ExtractionDispatcher } from "./extraction.ts";
 import { openParamsText } from "./manifest.ts";
@@ -48,6 +48,7 @@ export interface BridgeOptions {
 }
 
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 /** An async `nextBatch` in flight. */
 interface Pending {
@@ -106,6 +107,7 @@ export function createBridge(
   const outBytes = new Uint8Array(output), outView = new DataView(output);
 
   const dispatcher = new ExtractionDispatcher(plugin);
+  const eventHeader = pluginEventHeader(pluginId);
   let phase: "new" | "ready" | "failed" | "destroyed" = "new";
   let state: unknown = undefined;
 
@@ -162,6 +164,8 @@ export function createBridge(
       throw err;
     }
   };
+  // Once per event: no closure, no BigInt for number timestamps, the
+  // constant header bytes copied at once (see writePluginEventHeader).
   const writeQueuedEvents = (): number => {
     let at = 0, n = 0;
     while (queueAt < queue.length) {
@@ -176,33 +180,26 @@ export function createBridge(
       } else {
         payload = item;
       }
-      let tsBig: bigint;
-      if (ts === undefined) tsBig = TS_UNSET;
-      else if (typeof ts === "bigint" && ts >= 0n && ts <= U64_MAX) tsBig = ts;
-      else if (
-        typeof ts === "number" && Number.isSafeInteger(ts) && ts >= 0
-      ) tsBig = BigInt(ts);
-      else {
+      if (
+        ts !== undefined &&
+        !(typeof ts === "number"
+          ? ts >= 0 && ts <= MAX_SAFE && ts % 1 === 0
+          : typeof ts === "bigint" && ts >= 0n && ts <= U64_MAX)
+      ) {
         return fail(
           `nextBatch returned an event with a bad ts "${
             String(ts)
           }": expected a u64 number or bigint`,
         );
       }
-      let writer: (dst: Uint8Array, at: number) => number;
-      let size: () => number;
+      const payloadAt = at + PLUGIN_EVENT_HEADER_SIZE;
+      let payloadLen: number;
       if (typeof payload === "string") {
-        const s = payload;
-        writer = (dst, p) => utf8Write(s, dst, p);
-        size = () => utf8Length(s);
+        payloadLen = utf8Write(payload, batchBytes, payloadAt);
       } else if (payload instanceof Uint8Array) {
-        const b = payload;
-        writer = (dst, p) => {
-          if (p + b.length > dst.length) return -1;
-          dst.set(b, p);
-          return b.length;
-        };
-        size = () => b.length;
+        payloadLen = payload.length;
+        if (payloadAt + payloadLen > batchBytes.length) payloadLen = -1;
+        else batchBytes.set(payload, payloadAt);
       } else {
         return fail(
           `nextBatch returned an event whose payload is ${
@@ -210,25 +207,27 @@ export function createBridge(
           }: expected a string or Uint8Array`,
         );
       }
-      const next = writePluginEvent(
-        batchView,
-        batchBytes,
-        at,
-        tsBig,
-        pluginId,
-        writer,
-      );
-      if (next < 0) {
+      if (payloadLen < 0) {
         if (n === 0) {
           fail(
             `event of "${
-              PLUGIN_EVENT_HEADER_SIZE + size()
+              PLUGIN_EVENT_HEADER_SIZE +
+              (typeof payload === "string"
+                ? utf8Length(payload)
+                : (payload as Uint8Array).length)
             }" bytes does not fit in the batch buffer ("${batchBytes.length}" bytes)`,
           );
         }
         break;
       }
-      at = next;
+      at = writePluginEventHeader(
+        batchView,
+        batchBytes,
+        at,
+        eventHeader,
+        ts as number | bigint | undefined,
+        payloadLen,
+      );
       n++;
       queueAt++;
     }
@@ -323,7 +322,7 @@ export function createBridge(
     },
 
     nextBatch(): number | Promise<void> {
-      requireOpen("nextBatch");
+      if (phase !== "ready" || !open) requireOpen("nextBatch");
       if (queueAt < queue.length) return writeQueued();
       if (eof) return BATCH_EOF;
       if (pending !== undefined) {
@@ -360,7 +359,7 @@ export function createBridge(
     },
 
     extract(): void {
-      requireReady("extract");
+      if (phase !== "ready") requireReady("extract");
       if (!plugin.extraction) {
         fail("extract called but the plugin has no fields");
       }

@@ -19,6 +19,8 @@ export const TS_UNSET = 0xffff_ffff_ffff_ffffn;
 /** Thread id of plugin events. */
 export const TID_NONE = 0xffff_ffff_ffff_ffffn;
 
+const TWO_32 = 4294967296;
+
 /** A decoded plugin event. */
 export interface DecodedEvent {
   /** Timestamp (ns); {@linkcode TS_UNSET} if the plugin left it to the host. */
@@ -62,6 +64,65 @@ export function writePluginEvent(
   view.setUint32(offset + 26, 4, true);
   view.setUint32(offset + 30, payloadLen, true);
   view.setUint32(offset + 34, pluginId, true);
+  return offset + len;
+}
+
+/**
+ * The 38 header bytes of a plugin event of `pluginId`, with the timestamp
+ * {@linkcode TS_UNSET} and both lengths 0: what
+ * {@linkcode writePluginEventHeader} copies before filling in the rest.
+ *
+ * @param pluginId Id of the producing plugin.
+ * @returns The header bytes.
+ */
+export function pluginEventHeader(pluginId: number): Uint8Array {
+  const out = new Uint8Array(PLUGIN_EVENT_HEADER_SIZE);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, TS_UNSET, true);
+  view.setBigUint64(8, TID_NONE, true);
+  view.setUint16(20, PLUGIN_EVENT_TYPE, true);
+  view.setUint32(22, 2, true);
+  view.setUint32(26, 4, true);
+  view.setUint32(34, pluginId, true);
+  return out;
+}
+
+/**
+ * Writes the header of a plugin event at `offset` whose payload of
+ * `payloadLen` bytes is already in place after it (at `offset +`
+ * {@linkcode PLUGIN_EVENT_HEADER_SIZE}), the same bytes as
+ * {@linkcode writePluginEvent}, with a few calls: a copy of `header` (from
+ * {@linkcode pluginEventHeader}), the lengths and the timestamp. Returns the
+ * offset after the event. The caller checks that the event fits.
+ *
+ * @param view The buffer.
+ * @param bytes The same buffer.
+ * @param offset Where the event starts.
+ * @param header The plugin's header bytes.
+ * @param ts The timestamp, a u64 as a safe integer number or a bigint;
+ *   `undefined` for {@linkcode TS_UNSET}.
+ * @param payloadLen The payload's length.
+ * @returns The offset after the event.
+ */
+export function writePluginEventHeader(
+  view: DataView,
+  bytes: Uint8Array,
+  offset: number,
+  header: Uint8Array,
+  ts: number | bigint | undefined,
+  payloadLen: number,
+): number {
+  bytes.set(header, offset);
+  if (typeof ts === "number") {
+    const lo = ts % TWO_32;
+    view.setUint32(offset, lo, true);
+    view.setUint32(offset + 4, (ts - lo) / TWO_32, true);
+  } else if (ts !== undefined) {
+    view.setBigUint64(offset, ts, true);
+  }
+  const len = PLUGIN_EVENT_HEADER_SIZE + payloadLen;
+  view.setUint32(offset + 16, len, true);
+  view.setUint32(offset + 30, payloadLen, true);
   return offset + len;
 }
 
