@@ -117,6 +117,8 @@ pub fn parse_script_metrics(text: &str) -> Result<Vec<(String, f64)>, String> {
     }
     out.push((name, v));
   }
+  // Sorted by name whatever the map's order, so the host sees a stable list.
+  out.sort_by(|a, b| a.0.cmp(&b.0));
   Ok(out)
 }
 
