@@ -85,6 +85,7 @@ export async function buildPlugin(
     manifest: {
       ...manifest,
       initSchema: schema ? JSON.stringify(withEmbedOptions(schema)) : "",
+      sourceMap: bundle.sourceMap,
       description:
         `${manifest.description} [falco-deno ${FALCO_DENO_VERSION}, ${engine}]`,
       engine,

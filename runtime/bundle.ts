@@ -22,7 +22,9 @@ const RUNTIME_DIR = dirname(fileURLToPath(import.meta.url));
 /** Deno-only imports: URL schemes, and the bare names of deno.json's import map. */
 const DENO_ONLY_IMPORTS = new RegExp(
   "^(npm|jsr|node|https?):|^(" +
-    Object.keys(denoConfig.imports).map((k) => k.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"))
+    Object.keys(denoConfig.imports).map((k) =>
+      k.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")
+    )
       .join("|") +
     ")(/|$)",
 );
@@ -35,6 +37,11 @@ export interface Bundle {
   code: string;
   /** Its size in bytes. */
   bytes: number;
+  /**
+   * Source map of the script (JSON text): the embed maps stack frames back
+   * to the plugin's `.ts` lines with it.
+   */
+  sourceMap: string;
 }
 
 /**
@@ -81,6 +88,11 @@ export async function bundlePlugin(
     target: "es2022",
     treeShaking: true,
     legalComments: "none",
+    sourcemap: "external",
+    sourcesContent: false,
+    // Sources in the map are relative to this (never written) file: the
+    // plugin's own file maps to its bare name.
+    outfile: join(dirname(absolute), "falco-deno.bundle.js"),
     logLevel: "silent",
     plugins: [{
       name: "falco-deno",
@@ -113,8 +125,13 @@ export const Ajv = unavailable;`,
       },
     }],
   });
-  const code = result.outputFiles[0].text;
-  return { code, bytes: result.outputFiles[0].contents.length };
+  const script = result.outputFiles.find((f) => f.path.endsWith(".js"))!;
+  const map = result.outputFiles.find((f) => f.path.endsWith(".map"));
+  return {
+    code: script.text,
+    bytes: script.contents.length,
+    sourceMap: map?.text ?? "",
+  };
 }
 
 /** Stops esbuild's service so the process can exit. */

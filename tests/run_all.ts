@@ -355,6 +355,13 @@ for (const engine of engines) {
       { env: runnerEnv(dummy) },
     );
     await suite(
+      `[${engine}] errors name the plugin's source line`,
+      "cargo",
+      runner("errors"),
+      cargoTestCounts,
+      { env: runnerEnv(dummy) },
+    );
+    await suite(
       `[${engine}] metrics (plugin_get_metrics)`,
       "cargo",
       runner("metrics"),

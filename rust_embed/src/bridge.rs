@@ -249,21 +249,35 @@ pub fn describe_js_error(e: &JsError) -> String {
     .strip_prefix("Uncaught ")
     .unwrap_or(&e.exception_message);
   let message = message.strip_prefix("(in promise) ").unwrap_or(message);
-  match e.frames.first() {
-    Some(frame) => {
-      let file = frame.file_name.as_deref().unwrap_or("<anonymous>");
-      let line = frame.line_number.map(|l| l.to_string()).unwrap_or_default();
-      let column = frame
-        .column_number
-        .map(|c| c.to_string())
-        .unwrap_or_default();
-      match &frame.function_name {
-        Some(f) if !f.is_empty() => format!("{message} (at {f} {file}:{line}:{column})"),
-        _ => format!("{message} (at {file}:{line}:{column})"),
-      }
-    }
+  match plugin_frame(e) {
+    Some(at) => format!("{message} (at {at})"),
     None => message.to_string(),
   }
+}
+
+/// Where the plugin's own code threw: the first frame outside the falco-deno
+/// runtime, looking at the innermost cause first (the runtime wraps a
+/// plugin's error in a `PluginError` whose cause is the original). Frames
+/// are mapped back to the plugin's `.ts` through the bundle's source map.
+fn plugin_frame(e: &JsError) -> Option<String> {
+  if let Some(cause) = &e.cause {
+    if let Some(at) = plugin_frame(cause) {
+      return Some(at);
+    }
+  }
+  e.frames.iter().find_map(|frame| {
+    let file = frame.file_name.as_deref()?;
+    if file.contains("/runtime/") || file.starts_with("ext:") || file.contains(".bundle.js") {
+      return None;
+    }
+    let file = file.strip_prefix("file:///").unwrap_or(file);
+    let line = frame.line_number.unwrap_or(0);
+    let column = frame.column_number.unwrap_or(0);
+    Some(match &frame.function_name {
+      Some(f) if !f.is_empty() => format!("{f} {file}:{line}:{column}"),
+      _ => format!("{file}:{line}:{column}"),
+    })
+  })
 }
 
 fn reduce<'s>(scope: &mut v8::PinScope<'s, '_>, value: v8::Local<'s, v8::Value>) -> Returned {

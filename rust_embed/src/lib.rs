@@ -27,5 +27,6 @@ pub mod metrics;
 pub mod ops;
 pub mod plugin;
 pub mod source;
+pub mod source_map;
 pub mod web;
 pub mod worker;

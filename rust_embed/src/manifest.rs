@@ -34,6 +34,9 @@ pub struct ManifestJson {
   pub capabilities: Capabilities,
   #[serde(default)]
   pub engine: String,
+  /// Source map of the bundle (JSON text), to report plugin source lines.
+  #[serde(default)]
+  pub source_map: String,
 }
 
 /// Which ABI capabilities the plugin has.

@@ -115,6 +115,7 @@ impl Plugin {
     let worker = match Worker::start(crate::worker::WorkerSetup {
       plugin_name: manifest.json.name.clone(),
       bundle: &manifest.bundle,
+      source_map: &manifest.json.source_map,
       logger,
       batch_deadline: Duration::from_millis(options.batch_deadline_ms),
       callback_deadline: Duration::from_millis(options.callback_deadline_ms),

@@ -97,6 +97,8 @@ impl Request {
 pub struct WorkerSetup {
   pub plugin_name: String,
   pub bundle: &'static str,
+  /// The bundle's source map (JSON text, may be empty).
+  pub source_map: &'static str,
   pub logger: Logger,
   pub batch_deadline: Duration,
   pub callback_deadline: Duration,
@@ -288,7 +290,12 @@ struct Instance {
 
 impl Instance {
   fn new(setup: WorkerSetup, watchdog: Arc<Watchdog>) -> Result<Instance, String> {
+    let name = format!("file:///{}.bundle.js", setup.plugin_name);
     let mut runtime = JsRuntime::try_new(RuntimeOptions {
+      module_loader: Some(std::rc::Rc::new(crate::source_map::BundleSourceMap {
+        bundle_name: name.clone(),
+        map: setup.source_map,
+      })),
       extensions: crate::web::extensions(setup.logger, &setup.grants)
         .map_err(|e| format!("{}: {e}", setup.plugin_name))?,
       create_params: Some(v8::CreateParams::default().heap_limits(0, setup.heap_limit)),
@@ -297,7 +304,6 @@ impl Instance {
     .map_err(|e| format!("cannot create the JavaScript runtime: {e}"))?;
     *watchdog.isolate.lock().unwrap() = Some(runtime.v8_isolate().thread_safe_handle());
     install_heap_guard(&mut runtime, &watchdog);
-    let name = format!("file:///{}.bundle.js", setup.plugin_name);
     if let Err(e) = runtime.execute_script(name, setup.bundle.to_string()) {
       runtime.v8_isolate().cancel_terminate_execution();
       return Err(match watchdog.take_reason() {

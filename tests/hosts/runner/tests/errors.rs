@@ -1,0 +1,29 @@
+//! The error text a host reads after a script exception names the plugin,
+//! the field and where in the plugin's own `.ts` it was thrown (the embed
+//! maps the bundle's frames back through its source map).
+//!
+//!   FALCO_DENO_TEST_PLUGIN=/abs/libdummy.so \
+//!   CARGO_TARGET_DIR=${FALCO_DENO_CACHE:-$HOME/.cache/falco-deno}/target-hosts \
+//!   cargo test --release --manifest-path tests/hosts/runner/Cargo.toml --test errors
+
+use falco_deno_host::load;
+use falco_deno_host::raw::RawPlugin;
+
+#[test]
+fn exception_in_extract_names_the_plugin_source_line() {
+  let Ok(path) = std::env::var("FALCO_DENO_TEST_PLUGIN") else {
+    eprintln!("SKIP: FALCO_DENO_TEST_PLUGIN is not set");
+    return;
+  };
+  let lib = load(&path).expect("load plugin");
+  let p = RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init");
+  let events = p.read_events(r#"{"start":1,"maxEvents":1}"#, 1).expect("events");
+  let err = p.extract(&events[0], "dummy.divisible[0]").expect_err("divisor 0 must fail");
+  let text = format!("{err:#}");
+  assert!(text.contains("dummy_ts") && text.contains("dummy.divisible"), "{text}");
+  assert!(text.contains("divisor must not be 0"), "{text}");
+  assert!(text.contains("(at extract dummy.ts:"), "no plugin source location: {text}");
+  // and the plugin goes on
+  assert!(p.extract(&events[0], "dummy.value").expect("value").is_some());
+  p.destroy();
+}
