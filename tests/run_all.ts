@@ -228,6 +228,60 @@ const engineNote = archive
   }/${V8_ARCHIVE_NAME}); every .so test below ran on QuickJS-ng only`;
 console.log(`\n${engineNote}\n${chooseEngine().reason}`);
 
+// Without the V8 archive nothing can link against V8, but the embed's V8
+// build can still be type-checked (cargo check never links): a stand-in
+// archive keeps the v8 crate's build script from downloading.
+if (!archive) {
+  const standIn = join(cache, "v8-check", V8_ARCHIVE_NAME);
+  await Deno.mkdir(join(cache, "v8-check"), { recursive: true });
+  await Deno.writeFile(
+    standIn,
+    new Uint8Array([
+      0x1f,
+      0x8b,
+      8,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      3,
+      3,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+    ]),
+  );
+  await suite(
+    "[v8] cargo check of the embed with the v8 feature (no archive: type-check only)",
+    "cargo",
+    [
+      "check",
+      "--release",
+      "--locked",
+      "--no-default-features",
+      "--features",
+      "v8",
+      "--lib",
+    ],
+    () => undefined,
+    {
+      cwd: join(REPO_ROOT, "rust_embed"),
+      env: {
+        CARGO_TARGET_DIR: join(cache, "target-v8check"),
+        RUSTY_V8_ARCHIVE: standIn,
+      },
+    },
+  );
+}
+
 const expected = await runScenarios();
 
 for (const engine of engines) {
