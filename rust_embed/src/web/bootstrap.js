@@ -1,5 +1,6 @@
 // falco-deno: the globals a Deno user expects, from deno_web's own scripts,
-// and the `Deno.*` file, env and network calls on our ops. A classic script
+// and the `Deno.*` file, env and network calls on our ops (`Deno.serve`
+// with `Headers`/`Request`/`Response`). A classic script
 // run once per instance before the plugin bundle. Every deno_web script is
 // loaded on first use (QuickJS-ng has no snapshot: whatever is loaded here
 // is parsed at every plugin_init).
@@ -135,7 +136,9 @@
 
   const SeekMode = Object.freeze({ Start: 0, Current: 1, End: 2 });
 
-  const toDate = (ms) => (ms === null || ms === undefined ? null : new Date(ms));
+  const toDate = (
+    ms,
+  ) => (ms === null || ms === undefined ? null : new Date(ms));
   const fileInfo = (s) => ({
     ...s,
     mtime: toDate(s.mtime),
@@ -143,7 +146,9 @@
     birthtime: toDate(s.birthtime),
     ctime: toDate(s.ctime),
   });
-  const pathText = (p) => (p instanceof URL ? decodeURIComponent(p.pathname) : String(p));
+  const pathText = (
+    p,
+  ) => (p instanceof URL ? decodeURIComponent(p.pathname) : String(p));
 
   /** `Deno.FsFile`, read-only. */
   class FsFile {
@@ -195,8 +200,466 @@
   }
 
   const notSupported = (what) => {
-    throw new NotSupported(`${what} is not available inside a falco-deno plugin`);
+    throw new NotSupported(
+      `${what} is not available inside a falco-deno plugin`,
+    );
   };
+
+  // --- HTTP: Headers, Request, Response and Deno.serve, on our ops ---
+
+  const normalizeName = (name) => {
+    const n = String(name).toLowerCase();
+    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(n)) {
+      throw new TypeError(`Invalid header name: "${name}"`);
+    }
+    return n;
+  };
+  const normalizeValue = (value) =>
+    String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+
+  /** `Headers` (WHATWG fetch): case-insensitive, values combined with ", ". */
+  class Headers {
+    #map = new Map();
+    #cookies = [];
+    constructor(init = undefined) {
+      if (init === undefined || init === null) return;
+      if (init instanceof Headers) {
+        for (const [k, v] of init.#map) this.#map.set(k, v);
+        this.#cookies = [...init.#cookies];
+      } else if (typeof init[Symbol.iterator] === "function") {
+        for (const pair of init) {
+          const [k, v, ...rest] = pair;
+          if (rest.length || v === undefined) {
+            throw new TypeError("Header pairs must have exactly two items");
+          }
+          this.append(k, v);
+        }
+      } else if (typeof init === "object") {
+        for (const k of Object.keys(init)) this.append(k, init[k]);
+      } else {
+        throw new TypeError("Headers init must be an object or iterable");
+      }
+    }
+    append(name, value) {
+      const k = normalizeName(name), v = normalizeValue(value);
+      if (k === "set-cookie") this.#cookies.push(v);
+      else this.#map.set(k, this.#map.has(k) ? `${this.#map.get(k)}, ${v}` : v);
+    }
+    set(name, value) {
+      const k = normalizeName(name), v = normalizeValue(value);
+      if (k === "set-cookie") this.#cookies = [v];
+      else this.#map.set(k, v);
+    }
+    get(name) {
+      const k = normalizeName(name);
+      if (k === "set-cookie") {
+        return this.#cookies.length ? this.#cookies.join(", ") : null;
+      }
+      return this.#map.get(k) ?? null;
+    }
+    has(name) {
+      const k = normalizeName(name);
+      return k === "set-cookie" ? this.#cookies.length > 0 : this.#map.has(k);
+    }
+    delete(name) {
+      const k = normalizeName(name);
+      if (k === "set-cookie") this.#cookies = [];
+      else this.#map.delete(k);
+    }
+    getSetCookie() {
+      return [...this.#cookies];
+    }
+    *entries() {
+      const names = [...this.#map.keys()];
+      if (this.#cookies.length) names.push("set-cookie");
+      for (const k of names.sort()) {
+        if (k === "set-cookie") { for (const c of this.#cookies) yield [k, c]; }
+        else yield [k, this.#map.get(k)];
+      }
+    }
+    *keys() {
+      for (const [k] of this.entries()) yield k;
+    }
+    *values() {
+      for (const [, v] of this.entries()) yield v;
+    }
+    forEach(callback, thisArg) {
+      for (const [k, v] of this.entries()) callback.call(thisArg, v, k, this);
+    }
+    [Symbol.iterator]() {
+      return this.entries();
+    }
+    get [Symbol.toStringTag]() {
+      return "Headers";
+    }
+  }
+
+  const utf8 = {
+    encode: (s) => new (encoding().TextEncoder)().encode(s),
+    decode: (b) => new (encoding().TextDecoder)().decode(b),
+  };
+  const bytesOf = (body) => {
+    if (body instanceof Uint8Array) return body;
+    if (ArrayBuffer.isView(body)) {
+      return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    }
+    if (body instanceof ArrayBuffer) return new Uint8Array(body);
+    return null;
+  };
+  /** Runs `f` into a promise: what it throws rejects. */
+  const settle = (f) => {
+    try {
+      return Promise.resolve(f());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  };
+  /** A body read from an op on first use, as bytes or (faster) as text. */
+  class Lazy {
+    constructor(bytes, text) {
+      this.bytes = bytes;
+      this.text = text;
+    }
+  }
+  /**
+   * A body: null, a string, bytes, or a `Lazy` (the server's request
+   * body), consumed once as in fetch.
+   */
+  class Body {
+    #body;
+    #used = false;
+    constructor(body) {
+      this.#body = body;
+    }
+    get bodyUsed() {
+      return this.#used;
+    }
+    #take() {
+      if (this.#used) throw new TypeError("Body already consumed");
+      this.#used = true;
+      const b = this.#body;
+      this.#body = null;
+      return b;
+    }
+    /** The body as given: string, bytes or null (for the server's reply). */
+    [Symbol.for("falco-deno.rawBody")]() {
+      return this.#body === null ? null : this.#take();
+    }
+    get body() {
+      if (this.#body === null) return null;
+      const { ReadableStream } = streams();
+      return new ReadableStream({
+        type: "bytes",
+        start: async (controller) => {
+          const bytes = await this.bytes();
+          if (bytes.byteLength) controller.enqueue(bytes);
+          controller.close();
+        },
+      });
+    }
+    text() {
+      return settle(() => {
+        const b = this.#take();
+        if (b === null || b === undefined) return "";
+        if (typeof b === "string") return b;
+        if (b instanceof Lazy) return b.text();
+        return utf8.decode(b);
+      });
+    }
+    bytes() {
+      return settle(() => {
+        const b = this.#take();
+        if (b === null || b === undefined) return new Uint8Array(0);
+        if (typeof b === "string") return utf8.encode(b);
+        if (b instanceof Lazy) return b.bytes();
+        return new Uint8Array(b);
+      });
+    }
+    async arrayBuffer() {
+      return (await this.bytes()).buffer;
+    }
+    async json() {
+      return JSON.parse(await this.text());
+    }
+  }
+
+  /** `Request`: what a `Deno.serve` handler receives (or one made by hand). */
+  class Request extends Body {
+    #method;
+    #url;
+    #headers;
+    #signal;
+    constructor(input, init = {}) {
+      const from = input instanceof Request ? input : null;
+      const text = from
+        ? null
+        : String(input instanceof URL ? input.href : input);
+      let body = init.body ?? null;
+      if (
+        body !== null && !(body instanceof Lazy) && typeof body !== "string"
+      ) {
+        body = bytesOf(body) ?? String(body);
+      }
+      super(body);
+      this.#method = String(init.method ?? from?.method ?? "GET").toUpperCase();
+      this.#url = from ? from.url : new (url().URL)(text).href;
+      this.#headers = new Headers(init.headers ?? from?.headers);
+      this.#signal = init.signal ?? null;
+    }
+    get method() {
+      return this.#method;
+    }
+    get url() {
+      return this.#url;
+    }
+    get headers() {
+      return this.#headers;
+    }
+    get signal() {
+      if (this.#signal === null) {
+        this.#signal = new (abort().AbortController)().signal;
+      }
+      return this.#signal;
+    }
+    get [Symbol.toStringTag]() {
+      return "Request";
+    }
+  }
+
+  /** `Response`: what a `Deno.serve` handler returns. */
+  class Response extends Body {
+    #status;
+    #statusText;
+    #headers;
+    constructor(body = null, init = {}) {
+      const status = init.status ?? 200;
+      if (!Number.isInteger(status) || status < 200 || status > 599) {
+        throw new RangeError(
+          `The status provided (${status}) is outside the range [200, 599].`,
+        );
+      }
+      const headers = new Headers(init.headers);
+      if (body !== null && body !== undefined && typeof body !== "string") {
+        body = bytesOf(body) ?? String(body);
+      }
+      if (typeof body === "string" && !headers.has("content-type")) {
+        headers.set("content-type", "text/plain;charset=UTF-8");
+      }
+      super(body ?? null);
+      this.#status = status;
+      this.#statusText = String(init.statusText ?? "");
+      this.#headers = headers;
+    }
+    static json(data, init = {}) {
+      const headers = new Headers(init.headers);
+      if (!headers.has("content-type")) {
+        headers.set("content-type", "application/json");
+      }
+      return new Response(JSON.stringify(data), { ...init, headers });
+    }
+    static redirect(location, status = 302) {
+      return new Response(null, {
+        status,
+        headers: { location: String(location) },
+      });
+    }
+    get status() {
+      return this.#status;
+    }
+    get statusText() {
+      return this.#statusText;
+    }
+    get ok() {
+      return this.#status >= 200 && this.#status < 300;
+    }
+    get headers() {
+      return this.#headers;
+    }
+    get type() {
+      return "default";
+    }
+    get url() {
+      return "";
+    }
+    get redirected() {
+      return false;
+    }
+    get [Symbol.toStringTag]() {
+      return "Response";
+    }
+  }
+
+  for (const [name, value] of Object.entries({ Headers, Request, Response })) {
+    Object.defineProperty(globalThis, name, {
+      value,
+      writable: true,
+      configurable: true,
+    });
+  }
+
+  // Refusals of the server's limits are logged, at most 10 a second per
+  // server, then one line with the number left out.
+  const refusalLog = () => {
+    let second = 0, logged = 0, skipped = 0;
+    return (note) => {
+      const now = Math.floor(Date.now() / 1000);
+      if (now !== second) {
+        if (skipped) {
+          console.warn(`Deno.serve: ${skipped} more refusals not logged`);
+        }
+        second = now;
+        logged = 0;
+        skipped = 0;
+      }
+      if (++logged > 10) skipped++;
+      else {console.warn(
+          `Deno.serve: refused a request from ${note.remoteHostname}:${note.remotePort}: ${note.status} ${note.reason}`,
+        );}
+    };
+  };
+
+  /** Body-size, pending-request and connection limits of `Deno.serve`. */
+  const SERVE_DEFAULTS = {
+    maxBodyBytes: 1 << 20,
+    maxPendingRequests: 1024,
+    maxConnections: 1024,
+  };
+  const limit = (options, name) => {
+    const v = options[name] ?? SERVE_DEFAULTS[name];
+    if (!Number.isInteger(v) || v < 1 || v > 0x7fffffff) {
+      throw new RangeError(
+        `Deno.serve: ${name} must be an integer from 1 to 2^31-1`,
+      );
+    }
+    return v;
+  };
+
+  const respond = (rid, res) => {
+    const headers = [...res.headers];
+    const body = res[Symbol.for("falco-deno.rawBody")]();
+    if (body === null || typeof body === "string") {
+      ops.op_falco_http_respond_text(rid, res.status, headers, body ?? "");
+    } else ops.op_falco_http_respond_bytes(rid, res.status, headers, body);
+  };
+
+  /** `Deno.serve(options?, handler)` over HTTP/1.1 (no TLS, no Unix sockets). */
+  function serve(options, handler) {
+    if (typeof options === "function") {
+      [options, handler] = [handler ?? {}, options];
+    }
+    options ??= {};
+    handler ??= options.handler;
+    if (typeof handler !== "function") {
+      throw new TypeError("A handler function must be provided.");
+    }
+    if (options.cert !== undefined || options.key !== undefined) {
+      notSupported("TLS in Deno.serve");
+    }
+    if (options.path !== undefined) notSupported("Deno.serve on a Unix socket");
+    const port = options.port ?? 8000;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new TypeError(`Invalid port: ${port}`);
+    }
+    const hostname = options.hostname ?? "0.0.0.0";
+    const { rid, port: boundPort, hostname: boundHost } = ops
+      .op_falco_http_serve(
+        hostname,
+        port,
+        limit(options, "maxBodyBytes"),
+        limit(options, "maxPendingRequests"),
+        limit(options, "maxConnections"),
+      );
+    const addr = { transport: "tcp", hostname: boundHost, port: boundPort };
+    let closed = false;
+    let resolveFinished;
+    const finished = new Promise((r) => (resolveFinished = r));
+    const logRefusal = refusalLog();
+    const dispatch = async (m) => {
+      const req = new Request(m.url, {
+        method: m.method,
+        headers: m.headers,
+        body: new Lazy(
+          () => ops.op_falco_http_body(m.rid),
+          () => ops.op_falco_http_body_text(m.rid),
+        ),
+      });
+      const info = {
+        remoteAddr: {
+          transport: "tcp",
+          hostname: m.remoteHostname,
+          port: m.remotePort,
+        },
+        completed: Promise.resolve(),
+      };
+      let res;
+      try {
+        res = await handler(req, info);
+        if (!(res instanceof Response)) {
+          throw new TypeError(
+            "Return value from serve handler must be a response or a promise resolving to a response",
+          );
+        }
+      } catch (e) {
+        console.error("Error in Deno.serve handler:", e);
+        res = new Response("Internal Server Error", { status: 500 });
+      }
+      try {
+        respond(m.rid, res);
+      } catch (e) {
+        console.error("Deno.serve: cannot send the response:", e);
+        try {
+          ops.op_falco_http_respond_text(
+            m.rid,
+            500,
+            [],
+            "Internal Server Error",
+          );
+        } catch {
+          // already answered or gone
+        }
+      }
+    };
+    (async () => {
+      for (;;) {
+        let m;
+        try {
+          m = await ops.op_falco_http_next(rid);
+        } catch {
+          m = null;
+        }
+        if (m === null) break;
+        if (m.status) logRefusal(m);
+        else dispatch(m);
+      }
+      resolveFinished();
+    })();
+    const shutdown = async () => {
+      if (!closed) {
+        closed = true;
+        ops.op_falco_http_close(rid);
+      }
+      await finished;
+    };
+    if (options.signal) {
+      if (options.signal.aborted) shutdown();
+      else {options.signal.addEventListener("abort", () => shutdown(), {
+          once: true,
+        });}
+    }
+    if (options.onListen) options.onListen(addr);
+    else console.info(`Listening on http://${boundHost}:${boundPort}/`);
+    return {
+      addr,
+      finished,
+      shutdown,
+      ref() {},
+      unref() {},
+      [Symbol.asyncDispose]: shutdown,
+      /** falco-deno only: the limits' refusal counters. */
+      [Symbol.for("falco-deno.httpStats")]:
+        () => (closed ? null : ops.op_falco_http_stats(rid)),
+    };
+  }
 
   const Deno = globalThis.Deno;
   Object.assign(Deno, {
@@ -207,23 +670,30 @@
     readFile: (path) => ops.op_falco_read_file(pathText(path)),
     readTextFile: (path) => ops.op_falco_read_text_file(pathText(path)),
     async open(path, options = {}) {
-      if (options.write || options.append || options.create || options.truncate) {
+      if (
+        options.write || options.append || options.create || options.truncate
+      ) {
         notSupported("opening a file for writing");
       }
       return new FsFile(await ops.op_falco_open(pathText(path)));
     },
-    stat: async (path) => fileInfo(await ops.op_falco_stat(pathText(path), false)),
-    lstat: async (path) => fileInfo(await ops.op_falco_stat(pathText(path), true)),
+    stat: async (path) =>
+      fileInfo(await ops.op_falco_stat(pathText(path), false)),
+    lstat: async (path) =>
+      fileInfo(await ops.op_falco_stat(pathText(path), true)),
     async *readDir(path) {
       yield* await ops.op_falco_read_dir(pathText(path));
     },
+    serve,
     env: Object.freeze({
       get: (name) => ops.op_falco_env_get(String(name)) ?? undefined,
       has: (name) => ops.op_falco_env_get(String(name)) !== null,
     }),
   });
   // The embed's console already goes to Falco: the bridge keeps it.
-  Object.defineProperty(Deno, Symbol.for("falco-deno.console"), { value: true });
+  Object.defineProperty(Deno, Symbol.for("falco-deno.console"), {
+    value: true,
+  });
 
   delete globalThis.__bootstrap;
   // Plugin code must not reach deno_core's raw ops: some abort the process

@@ -6,10 +6,11 @@
 //!   registered lazily and `bootstrap.js` defines the globals as getters
 //!   that load a script on first use (no snapshot on QuickJS-ng: anything
 //!   loaded eagerly would be parsed at every `plugin_init`).
-//! - `falco_web`: our ops (files, env) and `bootstrap.js`, with one
+//! - `falco_web`: our ops (files, env, the HTTP server) and `bootstrap.js`, with one
 //!   `PermissionsContainer` per instance built from the operator's grants.
 
 pub mod fs;
+pub mod http;
 pub mod permissions;
 
 use crate::logger::Logger;
@@ -29,6 +30,14 @@ deno_core::extension!(
     fs::op_falco_stat,
     fs::op_falco_read_dir,
     fs::op_falco_env_get,
+    http::op_falco_http_serve,
+    http::op_falco_http_next,
+    http::op_falco_http_body,
+    http::op_falco_http_body_text,
+    http::op_falco_http_respond_text,
+    http::op_falco_http_respond_bytes,
+    http::op_falco_http_stats,
+    http::op_falco_http_close,
   ],
   js = [dir "src/web", "bootstrap.js"],
   options = { permissions: deno_permissions::PermissionsContainer },

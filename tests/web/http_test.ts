@@ -1,0 +1,202 @@
+/**
+ * `Deno.serve` and `plugins/webhook.ts`: under Deno through the harness,
+ * and inside the `.so` (QuickJS-ng) through the host binary, posting with
+ * Deno's own `fetch`. Loopback only; every wait is bounded.
+ *
+ * `deno test --allow-net=127.0.0.1 --allow-read --allow-write --allow-run --allow-env tests/web/http_test.ts`
+ * (`-A` works too). The `.so` part needs the host binary
+ * (`~/.cache/falco-deno/target-hosts/release/falco-deno-host`).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { PluginHarness } from "../../mod.ts";
+import { cacheDir, REPO_ROOT } from "../../runtime/engines.ts";
+import webhook, { parseListen } from "../../plugins/webhook.ts";
+
+const HOST = join(cacheDir(), "target-hosts", "release", "falco-deno-host");
+const hostPresent = (() => {
+  try {
+    return Deno.statSync(HOST).isFile;
+  } catch {
+    return false;
+  }
+})();
+const ENGINE = Deno.env.get("FALCO_DENO_ENGINE") ?? "quickjs";
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function post(
+  port: number,
+  path: string,
+  body: string,
+  method = "POST",
+): Promise<number> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method,
+    body: method === "GET" ? undefined : body,
+    signal: AbortSignal.timeout(5000),
+  });
+  await r.body?.cancel();
+  return r.status;
+}
+
+/** Waits until something listens on `port` (at most `ms`). */
+async function listening(port: number, ms = 10000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return;
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+Deno.test("parseListen", () => {
+  assert.deepEqual(parseListen("127.0.0.1:80"), {
+    hostname: "127.0.0.1",
+    port: 80,
+  });
+  assert.deepEqual(parseListen("[::1]:9"), { hostname: "::1", port: 9 });
+  assert.throws(() => parseListen("9000"), /hostname:port/);
+  assert.throws(() => parseListen("h:70000"), /hostname:port/);
+});
+
+Deno.test("webhook under Deno: events, fields, refusals, bounded queue, close frees the port", async () => {
+  const port = freePort();
+  const h = await PluginHarness.start(webhook, {
+    config: JSON.stringify({ maxQueue: 2, maxBodyBytes: 64, waitMs: 10 }),
+  });
+  await h.open(`127.0.0.1:${port}`);
+  assert.equal(await post(port, "/audit", '{"user":{"name":"alice"}}'), 200);
+  assert.equal(await post(port, "/b", "[1,2]"), 200);
+  // the queue holds 2: the third is refused and counted
+  assert.equal(await post(port, "/c", "{}"), 503);
+  assert.equal(await post(port, "/c", "not json"), 400);
+  assert.equal(await post(port, "/c", "{}", "GET"), 405);
+  assert.equal(
+    await post(port, "/c", JSON.stringify({ a: "x".repeat(100) })),
+    413,
+  );
+  const events = [];
+  while (events.length < 2) {
+    const r = await h.nextBatch();
+    if (Array.isArray(r)) events.push(...r);
+  }
+  const [a, b] = events;
+  assert.equal(h.extract(a, "webhook.value[/user/name]"), "alice");
+  assert.equal(h.extract(a, "webhook.path"), "/audit");
+  assert.equal(h.extract(a, "webhook.remote"), "127.0.0.1");
+  assert.equal(h.extract(b, "webhook.value[/1]"), "2");
+  assert.equal(h.extract(b, "webhook.body"), "[1,2]");
+  assert.equal(h.extract(b, "webhook.value[/x]"), undefined);
+  const m = h.metrics();
+  assert.equal(m.received, 2);
+  assert.equal(m.dropped, 1);
+  assert.equal(m.refused_invalid, 1);
+  assert.equal(m.refused_method, 1);
+  assert.equal(m.refused_too_large, 1);
+  h.close();
+  await new Promise((r) => setTimeout(r, 100));
+  // the port is free again: the same port opens at once
+  await h.open(`127.0.0.1:${port}`);
+  assert.equal(await post(port, "/again", '{"n":1}'), 200);
+  h.close();
+  h.destroy();
+});
+
+let packed: string | undefined;
+async function pack(): Promise<string> {
+  if (packed) return packed;
+  const out = await Deno.makeTempDir({ prefix: "fdhttp-so" });
+  const so = join(out, "libwebhook.so");
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      join(REPO_ROOT, "runtime/build_cli.ts"),
+      join(REPO_ROOT, "plugins/webhook.ts"),
+      "--engine",
+      ENGINE,
+      "-o",
+      so,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  return packed = so;
+}
+
+Deno.test({
+  name:
+    `webhook inside the .so (${ENGINE}) with allowNet granted: events, fields, limits`,
+  ignore: !hostPresent,
+  fn: async () => {
+    const so = await pack();
+    const port = freePort();
+    const child = new Deno.Command(HOST, {
+      args: [
+        "--plugin",
+        so,
+        "--config",
+        JSON.stringify({
+          maxBodyBytes: 64,
+          falco_deno: { allowNet: [`127.0.0.1:${port}`] },
+        }),
+        "--open",
+        `127.0.0.1:${port}`,
+        "--max-events",
+        "3",
+        "--timeout-ms",
+        "15000",
+        "--field",
+        "webhook.value[/user/name]",
+        "--field",
+        "webhook.path",
+        "--json",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      await listening(port);
+      // the server's limit refuses before the handler runs
+      assert.equal(
+        await post(port, "/big", JSON.stringify({ a: "x".repeat(100) })),
+        413,
+      );
+      assert.equal(await post(port, "/x", "nope"), 400);
+      assert.equal(await post(port, "/x", "", "GET"), 405);
+      assert.equal(await post(port, "/a", '{"user":{"name":"alice"}}'), 200);
+      assert.equal(await post(port, "/b", '{"user":{"name":"bob"}}'), 200);
+      // the host stops after the third event: its answer may not arrive
+      await post(port, "/c", '{"user":{"name":"carol"}}').catch(() => 0);
+    } finally {
+      const out = await child.output();
+      const text = new TextDecoder().decode(out.stdout);
+      const stderr = new TextDecoder().decode(out.stderr);
+      const r = JSON.parse(text.slice(text.indexOf("{")));
+      assert.equal(r.end, "maxEvents", r.error ?? stderr);
+      assert.deepEqual(
+        r.events.map((e: { fields: Record<string, string[]> }) => [
+          e.fields["webhook.path"][0],
+          e.fields["webhook.value[/user/name]"][0],
+        ]),
+        [["/a", "alice"], ["/b", "bob"], ["/c", "carol"]],
+      );
+      assert.match(stderr, /refused a request from 127\.0\.0\.1:[0-9]+: 413/);
+      assert.match(stderr, /webhook: listening on http:\/\/127\.0\.0\.1:/);
+    }
+  },
+});
