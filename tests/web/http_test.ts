@@ -115,17 +115,20 @@ Deno.test("webhook under Deno: events, fields, refusals, bounded queue, close fr
   h.destroy();
 });
 
-let packed: string | undefined;
-async function pack(): Promise<string> {
-  if (packed) return packed;
+const packed: Record<string, string> = {};
+async function pack(
+  src = "plugins/webhook.ts",
+  name = "webhook",
+): Promise<string> {
+  if (packed[name]) return packed[name];
   const out = await Deno.makeTempDir({ prefix: "fdhttp-so" });
-  const so = join(out, "libwebhook.so");
+  const so = join(out, `lib${name}.so`);
   const r = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
       join(REPO_ROOT, "runtime/build_cli.ts"),
-      join(REPO_ROOT, "plugins/webhook.ts"),
+      join(REPO_ROOT, src),
       "--engine",
       ENGINE,
       "-o",
@@ -135,7 +138,7 @@ async function pack(): Promise<string> {
     stderr: "piped",
   }).output();
   assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
-  return packed = so;
+  return packed[name] = so;
 }
 
 Deno.test({
@@ -198,5 +201,78 @@ Deno.test({
       assert.match(stderr, /refused a request from 127\.0\.0\.1:[0-9]+: 413/);
       assert.match(stderr, /webhook: listening on http:\/\/127\.0\.0\.1:/);
     }
+  },
+});
+
+const PROBE_EXPECTED = [
+  "Headers ok",
+  "Response ok",
+  "Request ok",
+  "Deno.serve addr/onListen/shutdown ok",
+  "Deno.serve signal ok",
+  "Deno.serve denied port ok",
+  "Deno.serve 200 open/close cycles ok",
+];
+
+Deno.test("serve probe under Deno with --allow-net=127.0.0.1:<port>", async () => {
+  const port = freePort();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      `--allow-net=127.0.0.1:${port}`,
+      "--allow-read=/proc/self/fd",
+      "--allow-env=FALCO_PROBE_PARAMS",
+      join(REPO_ROOT, "tests/web/serve_probe_runner.ts"),
+    ],
+    env: { FALCO_PROBE_PARAMS: JSON.stringify({ port }) },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const lines = stdout.split("\n").filter((l) => / (ok|FAIL)/.test(l));
+  assert.deepEqual(lines, PROBE_EXPECTED);
+});
+
+Deno.test({
+  name:
+    `serve probe inside the .so (${ENGINE}) with allowNet=[127.0.0.1:<port>]`,
+  ignore: !hostPresent,
+  fn: async () => {
+    const so = await pack("tests/web/serve_probe.ts", "serve_probe");
+    const port = freePort();
+    const out = await new Deno.Command(HOST, {
+      args: [
+        "--plugin",
+        so,
+        "--config",
+        JSON.stringify({
+          falco_deno: {
+            allowNet: [`127.0.0.1:${port}`],
+            allowRead: ["/proc/self/fd"],
+          },
+        }),
+        "--open",
+        JSON.stringify({ port }),
+        "--max-events",
+        "100",
+        "--timeout-ms",
+        "30000",
+        "--json",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const r = JSON.parse(text.slice(text.indexOf("{")));
+    assert.equal(r.end, "eof", r.error);
+    const texts = r.events.map((e: { payload_hex: string }) =>
+      new TextDecoder().decode(
+        new Uint8Array(
+          e.payload_hex.match(/../g)?.map((h) => parseInt(h, 16)) ?? [],
+        ),
+      )
+    );
+    assert.deepEqual(texts, PROBE_EXPECTED);
   },
 });

@@ -569,7 +569,7 @@
         limit(options, "maxPendingRequests"),
         limit(options, "maxConnections"),
       );
-    const addr = { transport: "tcp", hostname: boundHost, port: boundPort };
+    const addr = { hostname: boundHost, port: boundPort, transport: "tcp" };
     let closed = false;
     let resolveFinished;
     const finished = new Promise((r) => (resolveFinished = r));
@@ -585,9 +585,9 @@
       });
       const info = {
         remoteAddr: {
-          transport: "tcp",
           hostname: m.remoteHostname,
           port: m.remotePort,
+          transport: "tcp",
         },
         completed: Promise.resolve(),
       };
