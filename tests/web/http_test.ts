@@ -211,6 +211,8 @@ const PROBE_EXPECTED = [
   "Deno.serve addr/onListen/shutdown ok",
   "Deno.serve signal ok",
   "Deno.serve denied port ok",
+  "fetch from Deno.serve ok",
+  "fetch denied URL ok",
   "Deno.serve 200 open/close cycles ok",
 ];
 

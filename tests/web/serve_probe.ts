@@ -1,5 +1,5 @@
 /**
- * A probe of `Deno.serve`, `Headers`, `Request` and `Response`: `nextBatch`
+ * A probe of `Deno.serve`, `fetch`, `Headers`, `Request` and `Response`: `nextBatch`
  * runs every check once and emits one event per check, `name ok` or
  * `name FAIL detail`, then EOF. The same file runs under `deno run` (with
  * `--allow-net=127.0.0.1:<port> --allow-read=/proc/self/fd`) and inside the
@@ -118,6 +118,59 @@ function checks(port: number): Check[] {
           { hostname: "127.0.0.1", port: port + 1, onListen: quiet },
           handler,
         );
+      } catch (e) {
+        if ((e as Error).name !== "NotCapable") throw e;
+        return;
+      }
+      throw new Error("did not throw");
+    }],
+    ["fetch from Deno.serve", async () => {
+      const s = Deno.serve(
+        { hostname: "127.0.0.1", port, onListen: quiet },
+        async (req) => {
+          const url = new URL(req.url);
+          if (url.pathname === "/slow") {
+            await new Promise((r) => setTimeout(r, 300));
+          }
+          return Response.json({
+            method: req.method,
+            path: url.pathname + url.search,
+            k: req.headers.get("x-k"),
+            body: await req.text(),
+          }, { status: 201, headers: { "x-r": "1" } });
+        },
+      );
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/p?q=1`, {
+          method: "POST",
+          body: "hi",
+          headers: { "x-k": "v" },
+        });
+        eq([r.status, r.ok, r.headers.get("x-r")], [201, true, "1"]);
+        eq(await r.json(), {
+          method: "POST",
+          path: "/p?q=1",
+          k: "v",
+          body: "hi",
+        });
+        const g = await fetch(`http://127.0.0.1:${port}/g`);
+        eq((await g.json()).method, "GET");
+        let name = "";
+        try {
+          await fetch(`http://127.0.0.1:${port}/slow`, {
+            signal: AbortSignal.timeout(50),
+          });
+        } catch (e) {
+          name = (e as Error).name;
+        }
+        eq(name, "TimeoutError");
+      } finally {
+        await s.shutdown();
+      }
+    }],
+    ["fetch denied URL", async () => {
+      try {
+        await fetch(`http://127.0.0.1:${port + 1}/`);
       } catch (e) {
         if ((e as Error).name !== "NotCapable") throw e;
         return;

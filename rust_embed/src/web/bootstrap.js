@@ -1,6 +1,6 @@
 // falco-deno: the globals a Deno user expects, from deno_web's own scripts,
 // and the `Deno.*` file, env and network calls on our ops (`Deno.serve`
-// with `Headers`/`Request`/`Response`). A classic script
+// with `Headers`/`Request`/`Response`, `fetch`). A classic script
 // run once per instance before the plugin bundle. Every deno_web script is
 // loaded on first use (QuickJS-ng has no snapshot: whatever is loaded here
 // is parsed at every plugin_init).
@@ -439,7 +439,10 @@
         );
       }
       const headers = new Headers(init.headers);
-      if (body !== null && body !== undefined && typeof body !== "string") {
+      if (
+        body !== null && body !== undefined && typeof body !== "string" &&
+        !(body instanceof Lazy)
+      ) {
         body = bytesOf(body) ?? String(body);
       }
       if (typeof body === "string" && !headers.has("content-type")) {
@@ -496,6 +499,62 @@
       configurable: true,
     });
   }
+
+  /**
+   * `fetch` over plain HTTP/1.1: no TLS (https rejects with NotSupported),
+   * redirects returned as they are (like `redirect: "manual"`), the whole
+   * body read before the promise resolves. `net` permission per URL.
+   */
+  async function fetch(input, init = {}) {
+    const textBody = typeof init.body === "string";
+    const req = new Request(input, init);
+    const headers = req.headers;
+    if (textBody && !headers.has("content-type")) {
+      headers.set("content-type", "text/plain;charset=UTF-8");
+    }
+    const signal = init.signal ?? null;
+    if (signal?.aborted) throw signal.reason;
+    const body = init.body === undefined || init.body === null
+      ? new Uint8Array(0)
+      : await req.bytes();
+    let cancelRid = 0;
+    const onAbort = () => core.tryClose(cancelRid);
+    if (signal) {
+      cancelRid = ops.op_falco_fetch_cancel_handle();
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    let r;
+    try {
+      r = await ops.op_falco_fetch(
+        req.method,
+        req.url,
+        [...headers],
+        body,
+        cancelRid,
+      );
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      throw e;
+    } finally {
+      if (signal) {
+        signal.removeEventListener("abort", onAbort);
+        core.tryClose(cancelRid);
+      }
+    }
+    const rid = r.bodyRid;
+    return new Response(
+      new Lazy(
+        () => ops.op_falco_fetch_body(rid),
+        () => ops.op_falco_fetch_body_text(rid),
+      ),
+      { status: r.status, statusText: r.statusText, headers: r.headers },
+    );
+  }
+  Object.defineProperty(globalThis, "fetch", {
+    value: fetch,
+    writable: true,
+    configurable: true,
+  });
 
   // Refusals of the server's limits are logged, at most 10 a second per
   // server, then one line with the number left out.

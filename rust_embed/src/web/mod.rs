@@ -6,9 +6,10 @@
 //!   registered lazily and `bootstrap.js` defines the globals as getters
 //!   that load a script on first use (no snapshot on QuickJS-ng: anything
 //!   loaded eagerly would be parsed at every `plugin_init`).
-//! - `falco_web`: our ops (files, env, the HTTP server) and `bootstrap.js`, with one
+//! - `falco_web`: our ops (files, env, the HTTP server, fetch) and `bootstrap.js`, with one
 //!   `PermissionsContainer` per instance built from the operator's grants.
 
+pub mod fetch;
 pub mod fs;
 pub mod http;
 pub mod permissions;
@@ -38,6 +39,10 @@ deno_core::extension!(
     http::op_falco_http_respond_bytes,
     http::op_falco_http_stats,
     http::op_falco_http_close,
+    fetch::op_falco_fetch,
+    fetch::op_falco_fetch_cancel_handle,
+    fetch::op_falco_fetch_body,
+    fetch::op_falco_fetch_body_text,
   ],
   js = [dir "src/web", "bootstrap.js"],
   options = { permissions: deno_permissions::PermissionsContainer },
