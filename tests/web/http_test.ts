@@ -1,5 +1,5 @@
 /**
- * `Deno.serve` and `plugins/webhook.ts`: under Deno through the harness,
+ * `Deno.serve`, `fetch`, `plugins/webhook.ts` and `plugins/poll.ts`: under Deno through the harness,
  * and inside the `.so` (QuickJS-ng) through the host binary, posting with
  * Deno's own `fetch`. Loopback only; every wait is bounded.
  *
@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { PluginHarness } from "../../mod.ts";
 import { cacheDir, REPO_ROOT } from "../../runtime/engines.ts";
 import webhook, { parseListen } from "../../plugins/webhook.ts";
+import poll from "../../plugins/poll.ts";
 
 const HOST = join(cacheDir(), "target-hosts", "release", "falco-deno-host");
 const hostPresent = (() => {
@@ -276,5 +277,98 @@ Deno.test({
       )
     );
     assert.deepEqual(texts, PROBE_EXPECTED);
+  },
+});
+
+/** A JSON server counting its requests, for the poll plugin. */
+function counter(port: number) {
+  let n = 0;
+  return Deno.serve(
+    { hostname: "127.0.0.1", port, onListen: () => {} },
+    () => Response.json({ n: ++n, who: { name: "svc" } }),
+  );
+}
+
+Deno.test("poll under Deno: one event per response, fields", async () => {
+  const port = freePort();
+  const server = counter(port);
+  const h = await PluginHarness.start(poll, {
+    config: JSON.stringify({ intervalMs: 20 }),
+  });
+  await h.open(`http://127.0.0.1:${port}/status`);
+  const events = [];
+  const end = Date.now() + 5000;
+  while (events.length < 2 && Date.now() < end) {
+    const r = await h.nextBatch();
+    if (Array.isArray(r)) events.push(...r);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  h.close();
+  const [a, b] = events;
+  assert.equal(h.extract(a, "poll.value[/n]"), "1");
+  assert.equal(h.extract(b, "poll.value[/n]"), "2");
+  assert.equal(h.extract(a, "poll.value[/who/name]"), "svc");
+  assert.equal(h.extract(a, "poll.status"), "200");
+  assert.equal(h.extract(a, "poll.url"), `http://127.0.0.1:${port}/status`);
+  assert.ok(h.metrics().responses >= 2);
+  h.destroy();
+  await server.shutdown();
+});
+
+Deno.test({
+  name:
+    `poll inside the .so (${ENGINE}): denied by default, works once granted`,
+  ignore: !hostPresent,
+  fn: async () => {
+    const so = await pack("plugins/poll.ts", "poll");
+    const port = freePort();
+    const server = counter(port);
+    const url = `http://127.0.0.1:${port}/status`;
+    const run = (config: unknown, timeoutMs: number) =>
+      new Deno.Command(HOST, {
+        args: [
+          "--plugin",
+          so,
+          "--config",
+          JSON.stringify(config),
+          "--open",
+          url,
+          "--max-events",
+          "2",
+          "--timeout-ms",
+          String(timeoutMs),
+          "--field",
+          "poll.value[/who/name]",
+          "--field",
+          "poll.status",
+          "--json",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    try {
+      const denied = await run({ intervalMs: 50 }, 1000);
+      const stderr = new TextDecoder().decode(denied.stderr);
+      assert.match(
+        stderr,
+        /poll: fetch .* failed: Requires net access to \\?"127\.0\.0\.1:[0-9]+.*allowNet/,
+      );
+      const out = await run({
+        intervalMs: 50,
+        falco_deno: { allowNet: [`127.0.0.1:${port}`] },
+      }, 10000);
+      const text = new TextDecoder().decode(out.stdout);
+      const r = JSON.parse(text.slice(text.indexOf("{")));
+      assert.equal(r.end, "maxEvents", r.error);
+      assert.deepEqual(
+        r.events.map((e: { fields: Record<string, string[]> }) => [
+          e.fields["poll.status"][0],
+          e.fields["poll.value[/who/name]"][0],
+        ]),
+        [["200", "svc"], ["200", "svc"]],
+      );
+    } finally {
+      await server.shutdown();
+    }
   },
 });
