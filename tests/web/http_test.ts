@@ -144,7 +144,7 @@ async function pack(
 
 Deno.test({
   name:
-    `webhook inside the .so (${ENGINE}) with allowNet granted: events, fields, limits`,
+    `webhook inside the .so (${ENGINE}) with allowNet granted: events, fields, limits, malformed and slow clients`,
   ignore: !hostPresent,
   fn: async () => {
     const so = await pack();
@@ -173,8 +173,26 @@ Deno.test({
       stdout: "piped",
       stderr: "piped",
     }).spawn();
+    let slow: Deno.TcpConn | undefined;
     try {
       await listening(port);
+      // a slow client (half a body, then silence) stalls nothing
+      slow = await Deno.connect({ hostname: "127.0.0.1", port });
+      await slow.write(
+        new TextEncoder().encode(
+          "POST /slow HTTP/1.1\r\nhost: x\r\ncontent-length: 50\r\n\r\n{",
+        ),
+      );
+      // a malformed request gets 400 from the HTTP parser
+      const bad = await Deno.connect({ hostname: "127.0.0.1", port });
+      await bad.write(new TextEncoder().encode("NOT HTTP AT ALL\r\n\r\n"));
+      const buf = new Uint8Array(64);
+      const n = await bad.read(buf);
+      assert.match(
+        new TextDecoder().decode(buf.subarray(0, n ?? 0)),
+        /^HTTP\/1\.1 400/,
+      );
+      bad.close();
       // the server's limit refuses before the handler runs
       assert.equal(
         await post(port, "/big", JSON.stringify({ a: "x".repeat(100) })),
@@ -188,6 +206,7 @@ Deno.test({
       await post(port, "/c", '{"user":{"name":"carol"}}').catch(() => 0);
     } finally {
       const out = await child.output();
+      slow?.close();
       const text = new TextDecoder().decode(out.stdout);
       const stderr = new TextDecoder().decode(out.stderr);
       const r = JSON.parse(text.slice(text.indexOf("{")));
