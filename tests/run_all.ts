@@ -473,6 +473,29 @@ for (const engine of engines) {
     }
   }
 
+  // A packed .so must not need this build tree: Falco hosts have no cargo
+  // registry and no rust_embed/. Hide both in a private mount namespace.
+  if (dummy) {
+    await step(
+      `[${engine}] the .so runs without the build tree (cargo registry and rust_embed/ hidden)`,
+      async () => {
+        const cargoHome = Deno.env.get("CARGO_HOME") ??
+          join(Deno.env.get("HOME") ?? "/root", ".cargo");
+        const script = [
+          `mount -t tmpfs none "${join(cargoHome, "registry")}"`,
+          `mount -t tmpfs none "${join(REPO_ROOT, "rust_embed")}"`,
+          `"${hostBinary}" --plugin "${dummy}" --config '{"jitter":0}' --open '{"start":1,"maxEvents":3}' --max-events 3 --json --field dummy.value`,
+        ].join(" && ");
+        const r = await run("unshare", ["-m", "sh", "-c", script]);
+        if (r.code !== 0 || !r.output.includes('"dummy.value":["4"]')) {
+          throw new Error(
+            `the .so failed without the build tree (exit ${r.code})`,
+          );
+        }
+      },
+    );
+  }
+
   // A few thousand events through the bench host.
   if (dummy) {
     await suite(

@@ -15,7 +15,12 @@ pub mod http;
 pub mod permissions;
 
 use crate::logger::Logger;
-use deno_core::Extension;
+use deno_core::{Extension, ExtensionFileSource, ExtensionFileSourceCode};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+include!(concat!(env!("OUT_DIR"), "/embedded_scripts.rs"));
 pub use permissions::{Grant, Grants};
 
 deno_core::extension!(
@@ -73,10 +78,84 @@ pub fn extensions(logger: Logger, grants: &Grants) -> Result<Vec<Extension>, Str
     .copied()
     .collect::<Vec<_>>()
     .into();
-  Ok(vec![
+  let mut extensions = vec![
     crate::ops::falco_deno::init(logger),
     deno_webidl::deno_webidl::init(),
     web,
     falco_web::init(permissions),
-  ])
+  ];
+  for extension in &mut extensions {
+    embed_sources(extension);
+  }
+  Ok(extensions)
+}
+
+/// The embedded scripts by path, shared by every instance.
+fn embedded() -> &'static HashMap<&'static str, Arc<str>> {
+  static TABLE: OnceLock<HashMap<&'static str, Arc<str>>> = OnceLock::new();
+  TABLE.get_or_init(|| {
+    EMBEDDED_SCRIPTS
+      .iter()
+      .map(|(path, code)| (*path, Arc::from(*code)))
+      .collect()
+  })
+}
+
+/// Replaces every script that deno_core would read from the build tree
+/// with the copy compiled into the library (see `build.rs`).
+#[allow(deprecated)]
+pub fn embed_sources(extension: &mut Extension) {
+  let swap = |files: &mut Cow<'static, [ExtensionFileSource]>| {
+    if !files.iter().any(|f| {
+      matches!(
+        f.code,
+        ExtensionFileSourceCode::LoadedFromFsDuringSnapshot(_)
+      )
+    }) {
+      return;
+    }
+    let replaced: Vec<ExtensionFileSource> = files
+      .iter()
+      .map(|f| match f.code {
+        ExtensionFileSourceCode::LoadedFromFsDuringSnapshot(path) => match embedded().get(path) {
+          Some(code) => ExtensionFileSource::new_computed(f.specifier, code.clone()),
+          None => f.clone(),
+        },
+        _ => f.clone(),
+      })
+      .collect();
+    *files = Cow::Owned(replaced);
+  };
+  swap(&mut extension.js_files);
+  swap(&mut extension.esm_files);
+  swap(&mut extension.lazy_loaded_esm_files);
+  swap(&mut extension.lazy_loaded_js_files);
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn every_extension_script_is_compiled_in() {
+    let grants = Grants::default();
+    let logger = Logger::new(None, std::ptr::null_mut(), "test");
+    for extension in extensions(logger, &grants).unwrap() {
+      for list in [
+        &extension.js_files,
+        &extension.esm_files,
+        &extension.lazy_loaded_esm_files,
+        &extension.lazy_loaded_js_files,
+      ] {
+        for file in list.iter() {
+          assert!(
+            file.is_runtime_loadable(),
+            "{} of {} is read from disk",
+            file.specifier,
+            extension.name
+          );
+        }
+      }
+    }
+  }
 }
