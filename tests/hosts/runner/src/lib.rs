@@ -416,9 +416,10 @@ fn run_scenario_inner(sc: &Scenario, want_info: bool, out: &mut ScenarioResult) 
         let l = load(&x.plugin)?;
         handles.push(register(&mut runner, l, &x.config.text(), "")?);
     }
-    let mut cap = runner
-        .start_capture()
-        .map_err(|e| anyhow!("open failed: {e:#}; last error: {:?}", handles[0].last_error()))?;
+    // start_capture consumes the runner: on failure the plugins are already
+    // destroyed, so their last error must not be read here (the runner's
+    // error carries it).
+    let mut cap = runner.start_capture().map_err(|e| anyhow!("open failed: {e:#}"))?;
     let mut idle_since = Instant::now();
     while (out.events.len() as u64) < sc.max_events {
         let evt = match cap.next_event() {
