@@ -84,4 +84,6 @@ export const SO_PLUGINS: SoPlugin[] = [
   ),
   soPlugin("plugins/hello.ts", "", ['{"count":"three"}', "not json"]),
   soPlugin("plugins/jsonl.ts", "{}", ["{", '{"start":"x"}', '{"pollMs":1}']),
+  soPlugin("plugins/webhook.ts", "{}", ["{", '{"maxBodyBytes":0}']),
+  soPlugin("plugins/poll.ts", "{}", ["{", '{"intervalMs":1}']),
 ];
