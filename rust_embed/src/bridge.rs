@@ -32,11 +32,14 @@ impl SharedBuffer {
   pub fn is_empty(&self) -> bool {
     self.len == 0
   }
-  /// SAFETY: no JavaScript may run while the slice is alive.
+  /// # Safety
+  /// No JavaScript may run while the slice is alive.
   pub unsafe fn bytes(&self) -> &[u8] {
     std::slice::from_raw_parts(self.ptr, self.len)
   }
-  /// SAFETY: no JavaScript may run while the slice is alive.
+  /// # Safety
+  /// No JavaScript may run while the slice is alive, and no other slice of
+  /// the buffer may be alive.
   #[allow(clippy::mut_from_ref)]
   pub unsafe fn bytes_mut(&self) -> &mut [u8] {
     std::slice::from_raw_parts_mut(self.ptr, self.len)

@@ -76,7 +76,7 @@ impl<Req, Resp> Handoff<Req, Resp> {
     while self.state.load(Ordering::Acquire) != ANSWERED {
       spin_loop();
       spins += 1;
-      if spins % 64 == 0 && Instant::now() > spin_until {
+      if spins.is_multiple_of(64) && Instant::now() > spin_until {
         self.park_until_answered(started, deadline);
         break;
       }

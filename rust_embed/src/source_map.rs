@@ -44,6 +44,6 @@ impl ModuleLoader for BundleSourceMap {
 
   fn get_source_map(&self, file_name: &str) -> Option<Cow<'_, [u8]>> {
     (file_name == self.bundle_name && !self.map.is_empty())
-      .then(|| Cow::Borrowed(self.map.as_bytes()))
+      .then_some(Cow::Borrowed(self.map.as_bytes()))
   }
 }

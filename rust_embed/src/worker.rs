@@ -888,7 +888,7 @@ async fn serve(mut instance: Instance, handoff: Arc<Handoff<Request, Response>>)
         continue;
       }
       spins = spins.wrapping_add(1);
-      if spins % 128 == 0 && idle_since.elapsed() > WORKER_SPIN {
+      if spins.is_multiple_of(128) && idle_since.elapsed() > WORKER_SPIN {
         break;
       }
       spin_loop();

@@ -413,10 +413,7 @@ pub async fn op_falco_http_next(
   let cancel = RcRef::map(&resource, |r| &r.cancel);
   let msg = {
     let mut rx = RcRef::map(&resource, |r| &r.rx).borrow_mut().await;
-    match rx.recv().or_cancel(cancel).await {
-      Ok(m) => m,
-      Err(_) => None,
-    }
+    rx.recv().or_cancel(cancel).await.unwrap_or_default()
   };
   Ok(match msg {
     None => None,
