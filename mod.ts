@@ -54,3 +54,4 @@ export {
 } from "./runtime/follow.ts";
 export type { DecodedValue } from "./runtime/field_values.ts";
 export type { Bridge } from "./runtime/_bridge_abi.ts";
+export { jsonPointer } from "./runtime/json_pointer.ts";

@@ -20,7 +20,13 @@
  * @module
  */
 
-import { definePlugin, EOF, type FileFollower, followFile } from "../mod.ts";
+import {
+  definePlugin,
+  EOF,
+  type FileFollower,
+  followFile,
+  jsonPointer,
+} from "../mod.ts";
 
 interface Config {
   /** Where to start reading: the whole file, or only what is appended from now on. */
@@ -31,27 +37,6 @@ interface Config {
   pollMs: number;
   /** Most events per batch. */
   maxBatch: number;
-}
-
-/** Walks `value` along an RFC 6901 JSON pointer, as the Go json plugin does. */
-export function jsonPointer(value: unknown, pointer: string): unknown {
-  if (pointer === "") return value;
-  const path = pointer.startsWith("/") ? pointer.slice(1) : pointer;
-  let v = value;
-  for (const raw of path.split("/")) {
-    const key = raw.replaceAll("~1", "/").replaceAll("~0", "~");
-    if (Array.isArray(v)) {
-      if (!/^(0|[1-9][0-9]*)$/.test(key)) return undefined;
-      v = v[Number(key)];
-    } else if (v !== null && typeof v === "object") {
-      if (!Object.hasOwn(v, key)) return undefined;
-      v = (v as Record<string, unknown>)[key];
-    } else {
-      return undefined;
-    }
-    if (v === undefined) return undefined;
-  }
-  return v;
 }
 
 export default definePlugin({

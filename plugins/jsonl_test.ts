@@ -1,7 +1,8 @@
 // Run with: deno test --allow-read --allow-write plugins/jsonl_test.ts
 import assert from "node:assert/strict";
 import { PluginHarness } from "../mod.ts";
-import jsonl, { jsonPointer } from "./jsonl.ts";
+import jsonl from "./jsonl.ts";
+import { jsonPointer } from "../mod.ts";
 
 const LINES = [
   '{"user": {"name": "alice", "roles": ["admin", "dev"]}, "verb": "get", "n": 3}',

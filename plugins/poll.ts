@@ -20,8 +20,7 @@
  * @module
  */
 
-import { definePlugin } from "../mod.ts";
-import { jsonPointer } from "./webhook.ts";
+import { definePlugin, jsonPointer } from "../mod.ts";
 
 interface Config {
   /** Time between two fetches, ms. */

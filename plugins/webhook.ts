@@ -27,7 +27,7 @@
  * @module
  */
 
-import { definePlugin, EOF } from "../mod.ts";
+import { definePlugin, EOF, jsonPointer } from "../mod.ts";
 
 interface Config {
   /** Largest body accepted, in bytes. */
@@ -63,27 +63,6 @@ interface State extends Config {
 }
 
 const STATS = Symbol.for("falco-deno.httpStats");
-
-/** Walks `value` along an RFC 6901 JSON pointer, as the Go json plugin does. */
-export function jsonPointer(value: unknown, pointer: string): unknown {
-  if (pointer === "") return value;
-  const path = pointer.startsWith("/") ? pointer.slice(1) : pointer;
-  let v = value;
-  for (const raw of path.split("/")) {
-    const key = raw.replaceAll("~1", "/").replaceAll("~0", "~");
-    if (Array.isArray(v)) {
-      if (!/^(0|[1-9][0-9]*)$/.test(key)) return undefined;
-      v = v[Number(key)];
-    } else if (v !== null && typeof v === "object") {
-      if (!Object.hasOwn(v, key)) return undefined;
-      v = (v as Record<string, unknown>)[key];
-    } else {
-      return undefined;
-    }
-    if (v === undefined) return undefined;
-  }
-  return v;
-}
 
 /** Parses `hostname:port` (`[::1]:port` for IPv6). */
 export function parseListen(
