@@ -296,7 +296,11 @@ for (const engine of engines) {
   );
   if (!libraryReady) continue;
   for (
-    const p of [...SO_PLUGINS, { plugin: "tests/fixtures/sandbox_probe.ts" }]
+    const p of [
+      ...SO_PLUGINS,
+      { plugin: "tests/fixtures/sandbox_probe.ts" },
+      { plugin: "tests/fixtures/engine_probe.ts" },
+    ]
   ) {
     await step(`[${engine}] pack ${p.plugin}`, async () => {
       const r = await buildPlugin(join(REPO_ROOT, p.plugin), {
@@ -502,6 +506,90 @@ for (const engine of engines) {
           );
         }
       },
+    );
+  }
+
+  // QuickJS-ng (v8x) caches bytecode on disk unless told not to; Falco runs
+  // as root, so a plugin must write nothing under $HOME or the temp dir.
+  if (dummy && engine === "quickjs") {
+    await step(`[${engine}] no bytecode cache is written`, async () => {
+      const home = await Deno.makeTempDir({ prefix: "fdeno-home-" });
+      const r = await run(hostBinary, [
+        "--plugin",
+        dummy,
+        "--config",
+        '{"jitter":0}',
+        "--max-events",
+        "5",
+        "--field",
+        "dummy.value",
+      ], {
+        env: { HOME: home, XDG_CACHE_HOME: join(home, "xdg"), TMPDIR: home },
+      });
+      const written: string[] = [];
+      for await (const entry of Deno.readDir(home)) written.push(entry.name);
+      await Deno.remove(home, { recursive: true });
+      if (r.code !== 0) throw new Error(`the host failed (exit ${r.code})`);
+      if (written.length) {
+        throw new Error(`the plugin wrote ${written.join(", ")} under $HOME`);
+      }
+    });
+  }
+
+  // What a plugin author sees differ between the engines (README,
+  // "Engines"), pinned per engine.
+  const engineProbe = packed.get("tests/fixtures/engine_probe.ts");
+  if (engineProbe) {
+    const expected: Record<string, Record<Engine, string>> = {
+      "intl.number": { quickjs: "1234.5", v8: "1.234,5" },
+      "intl.date": { quickjs: "1/1/1970 AD, 00:00:00", v8: "1/1/1970" },
+      "intl.collator": { quickjs: "abC", v8: "abC" },
+      "error.null_property": {
+        quickjs: "Cannot read properties of null (reading 'x')",
+        v8: "Cannot read properties of null (reading 'x')",
+      },
+      "wasm.add": { quickjs: "5", v8: "5" },
+      "lang.bigint": {
+        quickjs: "18446744073709551616",
+        v8: "18446744073709551616",
+      },
+      "lang.regexp_named": { quickjs: "2026", v8: "2026" },
+      "lang.array_at": { quickjs: "3", v8: "3" },
+      "lang.structured_clone": { quickjs: "1", v8: "1" },
+    };
+    const r = await run(hostBinary, [
+      "--plugin",
+      engineProbe,
+      "--max-events",
+      "1",
+      "--json",
+      ...Object.keys(expected).flatMap((
+        k,
+      ) => ["--field", `engine.probe[${k}]`]),
+    ]);
+    const t: Tally = { passed: 0, failed: 0, skipped: 0 };
+    let fields: Record<string, string[] | null> = {};
+    try {
+      fields =
+        JSON.parse(r.output.slice(r.output.indexOf("{"))).events[0].fields;
+    } catch {
+      console.log("the engine probe printed no JSON");
+    }
+    for (const [probe, want] of Object.entries(expected)) {
+      const got = fields[`engine.probe[${probe}]`]?.[0];
+      if (got === want[engine]) t.passed++;
+      else {
+        t.failed++;
+        console.log(
+          `engine probe ${probe}: expected ${
+            JSON.stringify(want[engine])
+          }, got ${JSON.stringify(got)}`,
+        );
+      }
+    }
+    record(
+      `[${engine}] engine differences a plugin can see (Intl, errors, WebAssembly, language)`,
+      t,
     );
   }
 
