@@ -18,57 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef int32_t ss_plugin_rc;
-enum { SS_SUCCESS = 0, SS_FAILURE = 1, SS_TIMEOUT = -1, SS_EOF = 2 };
-
-#pragma pack(push, 1)
-typedef struct {
-	uint64_t ts;
-	uint64_t tid;
-	uint32_t len;
-	uint16_t type;
-	uint32_t nparams;
-} ss_plugin_event;
-#pragma pack(pop)
-
-typedef struct {
-	const ss_plugin_event* evt;
-	uint64_t evtnum;
-	const char* evtsrc;
-} ss_plugin_event_input;
-
-typedef struct {
-	const char* config;
-	void* owner;
-	void* get_owner_last_error;
-	void* tables;
-	void* log_fn;
-} ss_plugin_init_input;
-
-typedef struct {
-	union {
-		const char** str;
-		uint64_t* u64;
-		uint32_t* boolean;
-		void* buf;
-	} res;
-	uint64_t res_len;
-	uint32_t field_id;
-	const char* field;
-	const char* arg_key;
-	uint64_t arg_index;
-	uint32_t arg_present;
-	uint32_t ftype;
-	uint32_t flist;
-} ss_plugin_extract_field;
-
-typedef struct {
-	void* owner;
-	void* get_owner_last_error;
-	uint32_t num_fields;
-	ss_plugin_extract_field* fields;
-	/* table reader etc. follow: unused */
-} ss_plugin_field_extract_input;
+#include "plugin_abi.h"
 
 #define BATCH 512
 #define MAXPAYLOAD 24
