@@ -12,19 +12,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PluginHarness } from "../../mod.ts";
-import { cacheDir, REPO_ROOT } from "../../runtime/engines.ts";
+import { REPO_ROOT } from "../../runtime/engines.ts";
 import webhook, { parseListen } from "../../plugins/webhook.ts";
 import poll from "../../plugins/poll.ts";
 
-const HOST = join(cacheDir(), "target-hosts", "release", "falco-deno-host");
-const hostPresent = (() => {
-  try {
-    return Deno.statSync(HOST).isFile;
-  } catch {
-    return false;
-  }
-})();
-const ENGINE = Deno.env.get("FALCO_DENO_ENGINE") ?? "quickjs";
+import { ENGINE, HOST, hostPresent } from "./_host.ts";
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

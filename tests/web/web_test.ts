@@ -12,17 +12,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cacheDir, REPO_ROOT } from "../../runtime/engines.ts";
+import { REPO_ROOT } from "../../runtime/engines.ts";
 
-const HOST = join(cacheDir(), "target-hosts", "release", "falco-deno-host");
-const hostPresent = (() => {
-  try {
-    return Deno.statSync(HOST).isFile;
-  } catch {
-    return false;
-  }
-})();
-const ENGINE = Deno.env.get("FALCO_DENO_ENGINE") ?? "quickjs";
+import { ENGINE, HOST, hostPresent } from "./_host.ts";
 
 async function run(
   cmd: string,

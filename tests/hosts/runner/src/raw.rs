@@ -256,18 +256,7 @@ impl RawPlugin {
             table_reader_ext: std::ptr::null_mut(),
             value_offsets: std::ptr::null_mut(),
         };
-        let src = self
-            .lib
-            .api
-            .__bindgen_anon_1
-            .get_event_source
-            .map(|f| unsafe { f() })
-            .unwrap_or(c"syscall".as_ptr() as *const c_char);
-        let ein = api::ss_plugin_event_input {
-            evt: evt.bytes.as_ptr() as *const api::ss_plugin_event,
-            evtnum: evt.num,
-            evtsrc: src,
-        };
+        let ein = self.event_input(evt);
         let rc = unsafe { ef(self.state, &ein, &input) };
         if rc != api::ss_plugin_rc_SS_PLUGIN_SUCCESS {
             bail!("extract_fields('{field}') rc={rc}: {}", self.last_error());
@@ -376,9 +365,9 @@ pub fn plugin_event(plugin_id: u32, payload: &[u8], num: u64) -> OwnedEvent {
 }
 
 impl RawPlugin {
-    /// plugin_event_to_string; None when the plugin has no such export.
-    pub fn event_to_string(&self, evt: &OwnedEvent) -> Option<String> {
-        let f = self.lib.api.__bindgen_anon_1.event_to_string?;
+    /// The event input for `evt`, with the plugin's own source (`syscall`
+    /// for a plugin without one), as libsinsp passes it.
+    fn event_input(&self, evt: &OwnedEvent) -> api::ss_plugin_event_input {
         let src = self
             .lib
             .api
@@ -386,11 +375,17 @@ impl RawPlugin {
             .get_event_source
             .map(|f| unsafe { f() })
             .unwrap_or(c"syscall".as_ptr() as *const c_char);
-        let ein = api::ss_plugin_event_input {
+        api::ss_plugin_event_input {
             evt: evt.bytes.as_ptr() as *const api::ss_plugin_event,
             evtnum: evt.num,
             evtsrc: src,
-        };
+        }
+    }
+
+    /// plugin_event_to_string; None when the plugin has no such export.
+    pub fn event_to_string(&self, evt: &OwnedEvent) -> Option<String> {
+        let f = self.lib.api.__bindgen_anon_1.event_to_string?;
+        let ein = self.event_input(evt);
         Some(cstr_opt(unsafe { f(self.state, &ein) }).unwrap_or_default())
     }
 }
