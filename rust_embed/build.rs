@@ -10,6 +10,8 @@
 //!    on hosts without this build tree, so the scripts of deno_web,
 //!    deno_webidl and our own `src/web` are compiled in here, keyed by the
 //!    same paths; `web::embed_sources` swaps them in at run time.
+//! 3. On QuickJS-ng, route v8x's `JS_NewRuntime` to our own, whose heap is
+//!    freed whole with the runtime (`src/engine/quickjs_heap.rs`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,11 @@ const CRATES: &[(&str, &str)] = &[("deno_web", "0.291.0"), ("deno_webidl", "0.26
 fn main() {
   println!("cargo:rustc-cdylib-link-arg=-Wl,--exclude-libs,ALL");
   println!("cargo:rerun-if-changed=build.rs");
+  if std::env::var_os("CARGO_FEATURE_QUICKJS").is_some() {
+    // Every QuickJS-ng runtime gets a heap released whole at teardown:
+    // see `src/engine/quickjs_heap.rs`.
+    println!("cargo:rustc-link-arg=-Wl,--wrap=JS_NewRuntime");
+  }
 
   let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
   let mut dirs = vec![manifest_dir.join("src/web")];

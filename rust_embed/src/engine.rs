@@ -2,6 +2,9 @@
 
 use std::sync::Once;
 
+#[cfg(feature = "quickjs")]
+pub mod quickjs_heap;
+
 /// Name of the engine this library was built with.
 pub const ENGINE: &str = if cfg!(feature = "v8") {
   "v8"

@@ -5,7 +5,7 @@
 #![allow(non_upper_case_globals)]
 
 use crate::bridge::{self, Arg, Bridge, PromiseOutcome, Returned};
-use crate::handoff::{Handoff, WORKER_SPIN};
+use crate::handoff::{Handoff, PURE_SPINS, WORKER_SPIN};
 use crate::logger::{Logger, LEVEL_ERROR};
 use deno_core::{v8, JsRuntime, PollEventLoopOptions, RuntimeOptions};
 use falco_plugin_api::*;
@@ -864,9 +864,9 @@ fn install_heap_guard(runtime: &mut JsRuntime, watchdog: &Arc<Watchdog>) {
 
 async fn serve(mut instance: Instance, handoff: Arc<Handoff<Request, Response>>) {
   let mut last_poll = Instant::now();
-  let mut spins = 0u32;
   loop {
     let mut idle_since = Instant::now();
+    let mut spins = 0u32;
     loop {
       if let Some(request) = handoff.take_request() {
         let shutdown = matches!(request, Request::Shutdown);
@@ -885,13 +885,18 @@ async fn serve(mut instance: Instance, handoff: Arc<Handoff<Request, Response>>)
           last_poll = Instant::now();
         }
         idle_since = Instant::now();
+        spins = 0;
         continue;
       }
-      spins = spins.wrapping_add(1);
-      if spins.is_multiple_of(128) && idle_since.elapsed() > WORKER_SPIN {
+      spins = spins.saturating_add(1);
+      if spins < PURE_SPINS {
+        spin_loop();
+        continue;
+      }
+      if idle_since.elapsed() > WORKER_SPIN {
         break;
       }
-      spin_loop();
+      std::thread::yield_now();
     }
     poll_fn(|cx| {
       if handoff.prepare_sleep(cx.waker()) {
