@@ -132,6 +132,12 @@ export const EMBED_OPTIONS_SCHEMA = {
       default: 128,
       description: "JavaScript heap limit of one instance",
     },
+    prefetchFields: {
+      type: "boolean",
+      default: true,
+      description:
+        "Extract the fields asked for on the previous event together with the first field of each event",
+    },
     allowRead: GRANT_SCHEMA,
     allowWrite: GRANT_SCHEMA,
     allowNet: GRANT_SCHEMA,

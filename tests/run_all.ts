@@ -427,6 +427,13 @@ for (const engine of engines) {
       { env: runnerEnv(dummy) },
     );
     await suite(
+      `[${engine}] fields extracted ahead: same values, no foreign errors`,
+      "cargo",
+      runner("prefetch"),
+      cargoTestCounts,
+      { env: runnerEnv(dummy) },
+    );
+    await suite(
       `[${engine}] stress: 8 instances, 4 host threads, random operations (short)`,
       "cargo",
       runner("stress", ["--nocapture"]),

@@ -3,9 +3,11 @@
 
 use crate::manifest::cstr;
 use crate::plugin::{guard, Plugin};
+use crate::prefetch::Plan;
 use crate::worker::{Request, Response, PLUGIN_EVENT_TYPE};
 use falco_plugin_api::*;
 use std::ffi::c_char;
+use std::time::Instant;
 
 static EXTRACT_EVENT_TYPES: [u16; 1] = [PLUGIN_EVENT_TYPE];
 
@@ -46,7 +48,7 @@ pub unsafe extern "C" fn plugin_extract_fields(
   let plugin = &*(s as *const Plugin);
   match guard(
     Response::Failed("internal error in extract_fields (panic)".into()),
-    || plugin.call(Request::Extract { event: evt, input }),
+    || extract(plugin, evt, input),
   ) {
     Response::Done => ss_plugin_rc_SS_PLUGIN_SUCCESS,
     Response::Failed(e) => {
@@ -54,5 +56,63 @@ pub unsafe extern "C" fn plugin_extract_fields(
       ss_plugin_rc_SS_PLUGIN_FAILURE
     }
     _ => ss_plugin_rc_SS_PLUGIN_FAILURE,
+  }
+}
+
+/// Answers from the fields extracted ahead when it can, else extracts the
+/// asked-for fields together with the likely next ones.
+unsafe fn extract(
+  plugin: &Plugin,
+  evt: *const ss_plugin_event_input,
+  input: *const ss_plugin_field_extract_input,
+) -> Response {
+  let asked = &*input;
+  let (Some(prefetch), false, false) = (
+    &plugin.prefetch,
+    asked.fields.is_null(),
+    asked.num_fields == 0,
+  ) else {
+    return plugin.call(Request::Extract { event: evt, input });
+  };
+  let started = Instant::now();
+  let fields = std::slice::from_raw_parts_mut(asked.fields, asked.num_fields as usize);
+  let mut prefetch = prefetch.lock().unwrap_or_else(|e| e.into_inner());
+  let mut requests = match prefetch.plan(&*evt, fields) {
+    Plan::Answered => {
+      plugin.count_call(started, true);
+      return Response::Done;
+    }
+    Plan::Extract(requests) => requests,
+  };
+  let speculative = requests.len() > fields.len();
+  let mut combined = *asked;
+  combined.num_fields = requests.len() as u32;
+  combined.fields = requests.as_mut_ptr();
+  let request = Request::Extract {
+    event: evt,
+    input: &combined,
+  };
+  match plugin.call_reporting(request, !speculative) {
+    Response::Done => {
+      prefetch.keep(fields, &requests);
+      Response::Done
+    }
+    Response::Failed(_) if speculative => {
+      // A guessed field may be what failed: ask again for what the host
+      // asked, and report only that.
+      let mut requests = fields.to_vec();
+      combined.num_fields = requests.len() as u32;
+      combined.fields = requests.as_mut_ptr();
+      let request = Request::Extract {
+        event: evt,
+        input: &combined,
+      };
+      let response = plugin.call(request);
+      if let Response::Done = response {
+        prefetch.keep(fields, &requests);
+      }
+      response
+    }
+    other => other,
   }
 }

@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod ops;
 pub mod plugin;
+pub mod prefetch;
 pub mod source;
 pub mod source_map;
 pub mod web;

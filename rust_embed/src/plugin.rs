@@ -2,6 +2,7 @@
 
 use crate::manifest::Manifest;
 use crate::metrics::{Counters, Published};
+use crate::prefetch::Prefetch;
 use crate::worker::{Request, Response, Worker};
 use std::ffi::{c_char, CString};
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,14 @@ pub struct EmbedOptions {
   pub allow_net: Option<crate::web::Grant>,
   #[serde(default)]
   pub allow_env: Option<crate::web::Grant>,
+  /// Extract the fields asked for on the previous event along with the
+  /// first field of each event (see [`crate::prefetch`]).
+  #[serde(default = "default_prefetch_fields")]
+  pub prefetch_fields: bool,
+}
+
+fn default_prefetch_fields() -> bool {
+  true
 }
 
 fn default_batch_deadline_ms() -> u64 {
@@ -55,6 +64,7 @@ impl Default for EmbedOptions {
       allow_write: None,
       allow_net: None,
       allow_env: None,
+      prefetch_fields: default_prefetch_fields(),
     }
   }
 }
@@ -89,6 +99,9 @@ pub struct Plugin {
   pub counters: Arc<Counters>,
   /// The last `plugin_get_metrics` answer.
   pub published: Mutex<Published>,
+  /// Field values extracted ahead of the host's calls; `None` when the
+  /// operator turned prefetching off.
+  pub prefetch: Option<Mutex<Prefetch>>,
 }
 
 impl Plugin {
@@ -100,6 +113,7 @@ impl Plugin {
       last_error: Mutex::new(CString::default()),
       counters: Arc::default(),
       published: Mutex::default(),
+      prefetch: None,
     };
     p.set_error(message);
     p
@@ -132,6 +146,7 @@ impl Plugin {
       last_error: Mutex::new(CString::default()),
       counters,
       published: Mutex::default(),
+      prefetch: options.prefetch_fields.then(Mutex::default),
     };
     if let Response::Failed(e) = plugin.call(Request::Init { config }) {
       plugin.set_error(e);
@@ -147,29 +162,46 @@ impl Plugin {
   /// last error. Counts calls, their wall time, events, extractions and
   /// failures for `plugin_get_metrics` (whose own calls are not counted).
   pub fn call(&self, request: Request) -> Response {
+    self.call_reporting(request, true)
+  }
+
+  /// As [`Plugin::call`]; with `report` false a failure is neither counted
+  /// nor recorded (a speculative extraction that will be retried).
+  pub fn call_reporting(&self, request: Request, report: bool) -> Response {
     let Some(worker) = &self.worker else {
       return Response::Failed(self.error_text());
     };
     let counted = !matches!(request, Request::Metrics);
     let extract = matches!(request, Request::Extract { .. });
-    let started = Instant::now();
-    let response = worker.call(request);
-    if counted {
-      let c = &self.counters;
-      Counters::add(&c.call_time_ns, started.elapsed().as_nanos() as u64);
-      Counters::add(&c.calls, 1);
-      if extract {
-        Counters::add(&c.extract_calls, 1);
-      }
-      if let Response::Batch { count, .. } = &response {
-        Counters::add(&c.events, *count as u64);
+    if let Some(prefetch) = &self.prefetch {
+      if request.may_change_state() {
+        prefetch.lock().unwrap_or_else(|e| e.into_inner()).forget();
       }
     }
-    if let Response::Failed(e) = &response {
+    let started = Instant::now();
+    let response = worker.call(request);
+    let failed = matches!(response, Response::Failed(_));
+    if counted && (report || !failed) {
+      self.count_call(started, extract);
+      if let Response::Batch { count, .. } = &response {
+        Counters::add(&self.counters.events, *count as u64);
+      }
+    }
+    if let (Response::Failed(e), true) = (&response, report) {
       Counters::add(&self.counters.errors, 1);
       self.set_error(e.clone());
     }
     response
+  }
+
+  /// Counts one host call that took since `started`.
+  pub fn count_call(&self, started: Instant, extract: bool) {
+    let c = &self.counters;
+    Counters::add(&c.call_time_ns, started.elapsed().as_nanos() as u64);
+    Counters::add(&c.calls, 1);
+    if extract {
+      Counters::add(&c.extract_calls, 1);
+    }
   }
 
   pub fn set_error(&self, message: String) {

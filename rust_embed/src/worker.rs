@@ -91,6 +91,19 @@ impl Request {
       Request::Shutdown => "destroy",
     }
   }
+
+  /// Whether the call may change what an extraction returns, so field
+  /// values extracted ahead ([`crate::prefetch`]) must be forgotten.
+  pub fn may_change_state(&self) -> bool {
+    !matches!(
+      self,
+      Request::Extract { .. }
+        | Request::EventToString { .. }
+        | Request::Progress
+        | Request::ListOpenParams
+        | Request::Metrics
+    )
+  }
 }
 
 /// What the instance thread needs to start.
