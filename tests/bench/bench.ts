@@ -423,6 +423,10 @@ async function once(c: Contender, w: Workload): Promise<Fig | undefined> {
   return fig;
 }
 
+// The machines are shared: the load around the run says how much the
+// figures were squeezed (a TS .so hops between two threads per call, which
+// suffers more than one Go or C thread when the cores are oversubscribed).
+const loadBefore = Deno.loadavg();
 for (let i = 0; i < RUNS; i++) {
   log(`run ${i + 1}/${RUNS}`);
   const workloads: [Workload, Contender[], Record<string, Fig[]>][] = [
@@ -572,6 +576,7 @@ const cpus = navigator.hardwareConcurrency;
 const doc = {
   host: `${Deno.build.arch}, ${cpus} cores`,
   date: new Date().toISOString(),
+  loadavg_1_5_15: { before: loadBefore, after: Deno.loadavg() },
   mode: quick ? "quick" : "full",
   events: EVENTS,
   extract_events: XEVENTS,
