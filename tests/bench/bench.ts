@@ -22,7 +22,7 @@
  * Contenders run A B C ... A B C ... (interleaved), each run a fresh
  * bench_host process; medians over runs (min/max kept). go-sdk runs with
  * the default GOMAXPROCS and with GOMAXPROCS=1; *_over_go ratios use the
- * faster Go mode. JSON workload: ~1 KiB k8s-audit-shaped payloads, fields
+ * faster Go mode. JSON workload: ~1.2 KiB audit events (gen_k8s_audit.ts), fields
  * json.value[/user/username], json.value[/verb], json.value[/objectRef/resource],
  * events synthesised by bench_host (type 322) and extracted directly.
  * k8s file workload: a file of Kubernetes audit events, one JSON Event a
