@@ -600,7 +600,10 @@ for (const engine of engines) {
     );
   }
 
-  // A few thousand events through the bench host.
+  // A few thousand events through the bench host: the dummy workload, the
+  // audit file read by jsonl.ts and Go k8saudit, the webhook under load.
+  const jsonl = packed.get("plugins/jsonl.ts");
+  const webhook = packed.get("plugins/webhook.ts");
   if (dummy) {
     await suite(
       `[${engine}] bench smoke run`,
@@ -615,6 +618,8 @@ for (const engine of engines) {
         "--skip-json",
         `--ts-${engine}`,
         dummy,
+        ...(jsonl ? [`--ts-json-${engine}`, jsonl] : ["--skip-k8s"]),
+        ...(webhook ? [`--ts-webhook-${engine}`, webhook] : ["--skip-webhook"]),
       ],
       (out) =>
         /bench smoke: ok/.test(out)

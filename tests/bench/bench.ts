@@ -6,28 +6,42 @@
  *   deno run -A tests/bench/bench.ts --quick     # smoke: 1 run, 3000 events (seconds)
  *   options: --runs N --events N (sourced per run) --extract-events N (events
  *   extracted per run) --max-seconds S (cap per timed loop) --json-rounds N
- *   --out FILE --no-ts --skip-json --engines v8,quickjs
- *   --ts-quickjs PATH / --ts-v8 PATH / --ts-json-quickjs PATH / --ts-json-v8 PATH:
+ *   --out FILE --no-ts --skip-json --skip-k8s --skip-webhook --engines v8,quickjs
+ *   --k8s-events N (events in the audit file) --webhook-requests N
+ *   --concurrency C (webhook clients, default 8)
+ *   --ts-quickjs PATH / --ts-v8 PATH / --ts-json-quickjs PATH / --ts-json-v8 PATH
+ *   (plugins/jsonl.ts) / --ts-webhook-quickjs PATH / --ts-webhook-v8 PATH:
  *   use an already packed .so instead of running `deno task build`
  *   (a first `deno task build` may compile the generic embed library: minutes)
  *
  * Builds into ${FALCO_DENO_CACHE:-~/.cache/falco-deno}/bench/: bench_host
  * (gcc), libnative_dummy.so (gcc -O2 -shared), the official Go dummy/json
- * (tests/hosts/build_go_plugins.sh), and the TS contenders with
+ * and k8saudit (tests/hosts/build_go_plugins.sh), and the TS contenders with
  * `deno task build plugins/dummy.ts --engine quickjs|v8 -o ...` (a failed
  * build = contender reported as missing, with the reason).
  * Contenders run A B C ... A B C ... (interleaved), each run a fresh
  * bench_host process; medians over runs (min/max kept). go-sdk runs with
  * the default GOMAXPROCS and with GOMAXPROCS=1; *_over_go ratios use the
- * faster Go mode. JSON workload: ~1 KiB k8s-audit-shaped payloads, fields
+ * faster Go mode. JSON workload: ~1.2 KiB audit events (gen_k8s_audit.ts), fields
  * json.value[/user/username], json.value[/verb], json.value[/objectRef/resource],
  * events synthesised by bench_host (type 322) and extracted directly.
+ * k8s file workload: a file of Kubernetes audit events, one JSON Event a
+ * line (tests/bench/gen_k8s_audit.ts), read to its end through next_batch
+ * by plugins/jsonl.ts (init {"follow":false,...}, open params: the path)
+ * and by the official Go k8saudit plugin (open params: the plain path,
+ * init {}), then the same lookups extracted on the first events (ka.* on
+ * the Go side, json.value[...] on ours). Webhook workload: C clients with
+ * fixed concurrency POST audit events on loopback keep-alive connections to
+ * plugins/webhook.ts and to Go k8saudit's http:// open form; requests/s =
+ * requests until the last one came out of next_batch.
  * Prints a table; writes tests/bench/results.json (full run) or
- * $FALCO_DENO_CACHE/bench/results-quick.json (--quick; exit 1 if the
- * native or Go contender failed).
+ * $FALCO_DENO_CACHE/bench/results-quick.json (--quick). Exit 1 if the
+ * native or Go dummy contender failed, or any contender of the k8s file or
+ * webhook workload that was built produced no figures.
  */
 import { parseArgs } from "node:util";
 import { findV8Archive } from "../../runtime/engines.ts";
+import { writeAuditFile } from "./gen_k8s_audit.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -39,6 +53,13 @@ const args = parseArgs({
     out: { type: "string" },
     "no-ts": { type: "boolean", default: false },
     "skip-json": { type: "boolean", default: false },
+    "skip-k8s": { type: "boolean", default: false },
+    "skip-webhook": { type: "boolean", default: false },
+    "k8s-events": { type: "string" },
+    "webhook-requests": { type: "string" },
+    concurrency: { type: "string" },
+    "ts-webhook-quickjs": { type: "string" },
+    "ts-webhook-v8": { type: "string" },
     engines: { type: "string" },
     "ts-quickjs": { type: "string" },
     "ts-v8": { type: "string" },
@@ -61,6 +82,13 @@ const ENGINES = args.values["no-ts"]
   : (args.values.engines ?? DEFAULT_ENGINES).split(",").filter(Boolean);
 const JSON_EVENTS = quick ? 500 : 2000;
 const JSON_ROUNDS = Number(args.values["json-rounds"] ?? (quick ? 1 : 10));
+const K8S_EVENTS = Number(args.values["k8s-events"] ?? (quick ? 2000 : 20000));
+// Extraction is ~100x slower than sourcing on some contenders: a slice.
+const K8S_XEVENTS = Math.min(K8S_EVENTS, quick ? 500 : 5000);
+const WEBHOOK_REQUESTS = Number(
+  args.values["webhook-requests"] ?? (quick ? 1000 : 10000),
+);
+const CONCURRENCY = Number(args.values.concurrency ?? 8);
 
 const repo = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const cache = Deno.env.get("FALCO_DENO_CACHE") ??
@@ -106,6 +134,7 @@ const log = (s: string) => console.error(`[bench] ${s}`);
 log(`building into ${dir}`);
 await must("gcc", [
   "-O2",
+  "-pthread",
   "-o",
   `${dir}/bench_host`,
   "tests/bench/bench_host.c",
@@ -119,11 +148,16 @@ await must("gcc", [
   `${dir}/libnative_dummy.so`,
   "tests/bench/native_dummy.c",
 ]);
-const goLibs =
-  (await must("bash", ["tests/hosts/build_go_plugins.sh", "dummy", "json"]))
-    .trim().split("\n");
+const goLibs = (await must("bash", [
+  "tests/hosts/build_go_plugins.sh",
+  "dummy",
+  "json",
+  "k8saudit",
+]))
+  .trim().split("\n");
 const goDummy = goLibs.find((l) => l.endsWith("libdummy.so"))!;
 const goJson = goLibs.find((l) => l.endsWith("libjson.so"))!;
+const goK8s = goLibs.find((l) => l.endsWith("libk8saudit.so"))!;
 
 type Contender = {
   name: string;
@@ -141,6 +175,8 @@ async function buildTs(
     .values[
       (plugin.includes("json")
         ? `ts-json-${engine}`
+        : plugin.includes("webhook")
+        ? `ts-webhook-${engine}`
         : `ts-${engine}`) as "ts-v8"
     ];
   if (given) return given;
@@ -195,107 +231,75 @@ contenders.push({
 });
 contenders.push({ name: "native", lib: `${dir}/libnative_dummy.so` });
 
-// JSON workload: the official Go json plugin vs a TS extractor (plugins/jsonl.ts if present)
-const jsonContenders: Contender[] = [];
-if (!args.values["skip-json"]) {
+/** The TS contenders of one plugin, one per engine (missing ones with why). */
+async function tsContenders(plugin: string, stem: string) {
+  const out: Contender[] = [];
   for (const engine of ENGINES) {
-    const lib = await buildTs(
-      "plugins/jsonl.ts",
-      engine,
-      `${dir}/libjson-ts-${engine}.so`,
-    );
-    jsonContenders.push(
+    const lib = await buildTs(plugin, engine, `${dir}/${stem}-${engine}.so`);
+    out.push(
       lib ? { name: `ts-${engine}`, lib } : {
         name: `ts-${engine}`,
-        missing: missing[`plugins/jsonl.ts/${engine}`],
+        missing: missing[`${plugin}/${engine}`],
       },
     );
   }
-  jsonContenders.push({ name: "go-json", lib: goJson });
-  jsonContenders.push({
-    name: "go-json-gomaxprocs1",
-    lib: goJson,
-    env: { GOMAXPROCS: "1" },
-  });
+  return out;
 }
+/** A Go plugin run with the default GOMAXPROCS and with GOMAXPROCS=1. */
+const goBoth = (name: string, lib: string): Contender[] => [
+  { name, lib },
+  { name: `${name}-gomaxprocs1`, lib, env: { GOMAXPROCS: "1" } },
+];
 
-// ~1 KiB Kubernetes-audit-shaped JSON lines, deterministic
-function auditEvent(i: number): string {
-  const verbs = ["get", "list", "create", "update", "patch", "delete", "watch"];
-  const res = [
-    "pods",
-    "secrets",
-    "configmaps",
-    "deployments",
-    "services",
-    "serviceaccounts",
-  ];
-  const users = [
-    "system:serviceaccount:kube-system:replicaset-controller",
-    "admin",
-    "alice@example.com",
-    "system:kube-scheduler",
-  ];
-  const e = {
-    kind: "Event",
-    apiVersion: "audit.k8s.io/v1",
-    level: "RequestResponse",
-    auditID: `6a1e6c3e-${(i * 7919).toString(16).padStart(4, "0")}-4b1f-9d2c-${
-      (1000000 + i).toString(16).padStart(12, "0")
-    }`,
-    stage: "ResponseComplete",
-    requestURI: `/api/v1/namespaces/ns-${i % 17}/${
-      res[i % res.length]
-    }/obj-${i}?timeout=30s`,
-    verb: verbs[i % verbs.length],
-    user: {
-      username: users[i % users.length],
-      uid: `uid-${i % 97}`,
-      groups: ["system:authenticated", `team-${i % 5}`],
-    },
-    sourceIPs: [`10.${i % 256}.${(i >> 8) % 256}.${(i * 13) % 256}`],
-    userAgent:
-      "kube-controller-manager/v1.29.2 (linux/amd64) kubernetes/4b8e819/system:serviceaccount",
-    objectRef: {
-      resource: res[i % res.length],
-      namespace: `ns-${i % 17}`,
-      name: `obj-${i}`,
-      apiVersion: "v1",
-    },
-    responseStatus: { metadata: {}, code: [200, 201, 403, 404][i % 4] },
-    requestReceivedTimestamp: "2024-05-01T12:00:00.000000Z",
-    stageTimestamp: "2024-05-01T12:00:00.004512Z",
-    annotations: {
-      "authorization.k8s.io/decision": i % 4 === 2 ? "forbid" : "allow",
-      "authorization.k8s.io/reason":
-        `RBAC: allowed by ClusterRoleBinding "system:controller:${
-          res[i % res.length]
-        }" of ClusterRole`,
-    },
-  };
-  let s = JSON.stringify(e);
-  // pad to ~1 KiB with a realistic label map
-  const labels: Record<string, string> = {};
-  for (let k = 0; s.length + JSON.stringify(labels).length < 1010; k++) {
-    labels[`app.kubernetes.io/l${k}`] = `v${(i + k) % 1000}`;
-  }
-  s = JSON.stringify({ ...e, objectLabels: labels });
-  return s;
-}
+// JSON workload: the official Go json plugin vs a TS extractor
+// (plugins/jsonl.ts); the k8s file workload reads with the same .so.
+const doJson = !args.values["skip-json"];
+const doK8s = !args.values["skip-k8s"];
+const doWebhook = !args.values["skip-webhook"];
+const jsonlTs = doJson || doK8s
+  ? await tsContenders("plugins/jsonl.ts", "libjson-ts")
+  : [];
+const jsonContenders: Contender[] = doJson
+  ? [...jsonlTs, ...goBoth("go-json", goJson)]
+  : [];
+// k8s file workload: jsonl.ts vs Go k8saudit, both reading one file to EOF.
+const k8sContenders: Contender[] = doK8s
+  ? [...jsonlTs, ...goBoth("go-k8saudit", goK8s)]
+  : [];
+// webhook workload: webhook.ts vs Go k8saudit's webhook server.
+const webhookContenders: Contender[] = doWebhook
+  ? [
+    ...await tsContenders("plugins/webhook.ts", "libwebhook-ts"),
+    ...goBoth("go-k8saudit", goK8s),
+  ]
+  : [];
+
 const payloadFile = `${dir}/k8s_audit_${JSON_EVENTS}.jsonl`;
-await Deno.writeTextFile(
-  payloadFile,
-  Array.from({ length: JSON_EVENTS }, (_, i) => auditEvent(i)).join("\n") +
-    "\n",
-);
+await writeAuditFile(payloadFile, JSON_EVENTS);
 const JSON_FIELDS = [
   "json.value[/user/username]",
   "json.value[/verb]",
   "json.value[/objectRef/resource]",
 ];
+// The same three lookups in k8saudit's own fields.
+const K8S_GO_FIELDS = ["ka.user.name", "ka.verb", "ka.target.resource"];
+const k8sFile = `${dir}/k8s_audit_file_${K8S_EVENTS}.jsonl`;
+const k8sBytes = doK8s ? await writeAuditFile(k8sFile, K8S_EVENTS) : 0;
+const WEBHOOK_PATH = "/k8s-audit";
+
+/** A loopback port free right now (the plugin under test listens on it). */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
 
 // ---- run, interleaved -----------------------------------------------------
 type Fig = {
+  events?: number;
+  requests_per_s?: number | null;
+  latency_ms_avg?: number;
   events_per_s: number | null;
   extracts_per_s: number | null;
   init_ms: number;
@@ -305,10 +309,62 @@ type Fig = {
 };
 const samples: Record<string, Fig[]> = {};
 const jsonSamples: Record<string, Fig[]> = {};
+const k8sSamples: Record<string, Fig[]> = {};
+const webhookSamples: Record<string, Fig[]> = {};
 const failures: Record<string, string> = {};
 
-async function once(c: Contender, json: boolean): Promise<Fig | undefined> {
-  const argv = json
+type Workload = "dummy" | "json" | "k8s" | "webhook";
+
+/** The bench_host arguments of one contender in one workload. */
+function hostArgs(c: Contender, w: Workload): string[] {
+  const goSide = c.name.startsWith("go-");
+  if (w === "k8s") {
+    return [
+      "--plugin",
+      c.lib!,
+      "--config",
+      goSide ? "{}" : JSON.stringify({
+        follow: false,
+        falco_deno: { allowRead: [k8sFile] },
+      }),
+      "--open",
+      k8sFile,
+      "--events",
+      String(K8S_EVENTS),
+      "--extract-events",
+      String(K8S_XEVENTS),
+      // the file must be read to its end: no early stop
+      "--max-seconds",
+      "120",
+      ...(goSide ? K8S_GO_FIELDS : JSON_FIELDS).flatMap((f) => ["--field", f]),
+    ];
+  }
+  if (w === "webhook") {
+    const port = freePort();
+    return [
+      "--plugin",
+      c.lib!,
+      "--config",
+      goSide
+        ? "{}"
+        : JSON.stringify({ falco_deno: { allowNet: [`127.0.0.1:${port}`] } }),
+      "--open",
+      goSide ? `http://127.0.0.1:${port}${WEBHOOK_PATH}` : `127.0.0.1:${port}`,
+      "--post-port",
+      String(port),
+      "--post-path",
+      WEBHOOK_PATH,
+      "--payloads",
+      payloadFile,
+      "--requests",
+      String(WEBHOOK_REQUESTS),
+      "--concurrency",
+      String(CONCURRENCY),
+      "--max-seconds",
+      "120",
+    ];
+  }
+  return w === "json"
     ? [
       "--plugin",
       c.lib!,
@@ -344,25 +400,46 @@ async function once(c: Contender, json: boolean): Promise<Fig | undefined> {
       "--field",
       "dummy.divisible[3]",
     ];
-  const r = await run(`${dir}/bench_host`, argv, c.env ?? {});
-  if (!r.ok) {
-    failures[(json ? "json:" : "") + c.name] = (r.err || r.out).trim().split(
-      "\n",
-    ).slice(0, 4).join(" | ");
-    return undefined;
-  }
-  return JSON.parse(r.out.trim().split("\n").pop()!);
 }
 
+async function once(c: Contender, w: Workload): Promise<Fig | undefined> {
+  const r = await run(`${dir}/bench_host`, hostArgs(c, w), c.env ?? {});
+  const key = (w === "dummy" ? "" : `${w}:`) + c.name;
+  let fig: Fig | undefined;
+  try {
+    fig = r.ok ? JSON.parse(r.out.trim().split("\n").pop()!) : undefined;
+  } catch {
+    fig = undefined;
+  }
+  // A file read short of its end would be a rate over the wrong work.
+  if (fig && w === "k8s" && fig.events !== K8S_EVENTS) {
+    failures[key] = `read ${fig.events} events of ${K8S_EVENTS}`;
+    return undefined;
+  }
+  if (!fig) {
+    failures[key] = (r.err || r.out || "no output").trim().split("\n")
+      .slice(0, 4).join(" | ");
+  }
+  return fig;
+}
+
+// The machines are shared: the load around the run says how much the
+// figures were squeezed (a TS .so hops between two threads per call, which
+// suffers more than one Go or C thread when the cores are oversubscribed).
+const loadBefore = Deno.loadavg();
 for (let i = 0; i < RUNS; i++) {
   log(`run ${i + 1}/${RUNS}`);
-  for (const c of contenders.filter((c) => c.lib)) {
-    const f = await once(c, false);
-    if (f) (samples[c.name] ??= []).push(f);
-  }
-  for (const c of jsonContenders.filter((c) => c.lib)) {
-    const f = await once(c, true);
-    if (f) (jsonSamples[c.name] ??= []).push(f);
+  const workloads: [Workload, Contender[], Record<string, Fig[]>][] = [
+    ["dummy", contenders, samples],
+    ["json", jsonContenders, jsonSamples],
+    ["k8s", k8sContenders, k8sSamples],
+    ["webhook", webhookContenders, webhookSamples],
+  ];
+  for (const [w, cs, into] of workloads) {
+    for (const c of cs.filter((c) => c.lib)) {
+      const f = await once(c, w);
+      if (f) (into[c.name] ??= []).push(f);
+    }
   }
 }
 
@@ -372,24 +449,30 @@ function median(xs: number[]): number {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
-function summ(fs: Fig[] | undefined) {
+const HOST_FIGURES = [
+  "events_per_s",
+  "extracts_per_s",
+  "init_ms",
+  "init2_ms",
+  "instance_rss_kb",
+  "handoff_ns",
+] as const;
+function summ(
+  fs: Fig[] | undefined,
+  keys: readonly (keyof Fig)[] = HOST_FIGURES,
+) {
   if (!fs?.length) return undefined;
   const out: Record<string, number | null> = {};
-  for (
-    const k of [
-      "events_per_s",
-      "extracts_per_s",
-      "init_ms",
-      "init2_ms",
-      "instance_rss_kb",
-      "handoff_ns",
-    ] as const
-  ) {
+  for (const k of keys) {
     const xs = fs.map((f) => f[k]).filter((x): x is number =>
       typeof x === "number"
     );
     out[k] = xs.length ? +median(xs).toFixed(3) : null;
-    if (xs.length > 1 && (k === "events_per_s" || k === "extracts_per_s")) {
+    if (
+      xs.length > 1 &&
+      (k === "events_per_s" || k === "extracts_per_s" ||
+        k === "requests_per_s")
+    ) {
       out[`${k}_min`] = +Math.min(...xs).toFixed(1);
       out[`${k}_max`] = +Math.max(...xs).toFixed(1);
     }
@@ -404,14 +487,29 @@ const results = contenders.map((c) => {
     missing: c.missing ?? failures[c.name] ?? "no successful run",
   };
 });
-const jsonResults = jsonContenders.map((c) => {
-  const s = summ(jsonSamples[c.name]);
-  if (s) return { name: c.name, ...s, runs: jsonSamples[c.name].length };
-  return {
-    name: c.name,
-    missing: c.missing ?? failures[`json:${c.name}`] ?? "no successful run",
-  };
-});
+/** Medians per contender of one workload, or why it has none. */
+const summarise = (
+  cs: Contender[],
+  got: Record<string, Fig[]>,
+  w: Workload,
+  keys?: readonly (keyof Fig)[],
+) =>
+  cs.map((c) => {
+    const s = summ(got[c.name], keys);
+    if (s) return { name: c.name, ...s, runs: got[c.name].length };
+    return {
+      name: c.name,
+      missing: c.missing ?? failures[`${w}:${c.name}`] ?? "no successful run",
+    };
+  });
+const jsonResults = summarise(jsonContenders, jsonSamples, "json");
+const k8sResults = summarise(k8sContenders, k8sSamples, "k8s");
+const webhookResults = summarise(
+  webhookContenders,
+  webhookSamples,
+  "webhook",
+  ["requests_per_s", "latency_ms_avg", "init_ms"],
+);
 
 // deno-lint-ignore no-explicit-any
 const by = (rs: any[], n: string) => rs.find((r) => r.name === n && !r.missing);
@@ -437,11 +535,14 @@ const fastest = engines.includes("v8")
   : engines.includes("quickjs")
   ? "ts-quickjs"
   : undefined;
-const fastestJson = by(jsonResults, "ts-v8")
-  ? "ts-v8"
-  : by(jsonResults, "ts-quickjs")
-  ? "ts-quickjs"
-  : undefined;
+/** The fastest engine with figures in a workload (V8 where built). */
+// deno-lint-ignore no-explicit-any
+const fastestIn = (rs: any[]) =>
+  by(rs, "ts-v8") ?? by(rs, "ts-quickjs") ?? undefined;
+const fastestJson = fastestIn(jsonResults)?.name;
+const goK8sBoth = ["go-k8saudit", "go-k8saudit-gomaxprocs1"];
+const tsK8s = fastestIn(k8sResults);
+const tsWebhook = fastestIn(webhookResults);
 const ts = fastest ? by(results, fastest) : undefined;
 const qj = by(results, "ts-quickjs");
 const native = by(results, "native");
@@ -456,6 +557,18 @@ const ratios = {
     fastestJson ? by(jsonResults, fastestJson)?.extracts_per_s : null,
     goJsonEx,
   ),
+  jsonl_events_ts_over_go_k8saudit: ratio(
+    tsK8s?.events_per_s,
+    bestOf(k8sResults, goK8sBoth, "events_per_s"),
+  ),
+  jsonl_extracts_ts_over_go_k8saudit: ratio(
+    tsK8s?.extracts_per_s,
+    bestOf(k8sResults, goK8sBoth, "extracts_per_s"),
+  ),
+  webhook_requests_ts_over_go_k8saudit: ratio(
+    tsWebhook?.requests_per_s,
+    bestOf(webhookResults, goK8sBoth, "requests_per_s"),
+  ),
   events_go_over_native: ratio(goEv, native?.events_per_s),
   extracts_go_over_native: ratio(goEx, native?.extracts_per_s),
 };
@@ -463,6 +576,7 @@ const cpus = navigator.hardwareConcurrency;
 const doc = {
   host: `${Deno.build.arch}, ${cpus} cores`,
   date: new Date().toISOString(),
+  loadavg_1_5_15: { before: loadBefore, after: Deno.loadavg() },
   mode: quick ? "quick" : "full",
   events: EVENTS,
   extract_events: XEVENTS,
@@ -480,7 +594,36 @@ const doc = {
     fields: JSON_FIELDS,
     results: jsonResults,
   },
+  k8s_file_workload: {
+    events: K8S_EVENTS,
+    event_bytes_avg: K8S_EVENTS ? Math.round(k8sBytes / K8S_EVENTS) : null,
+    file_shape:
+      "one audit.k8s.io/v1 Event per line (the same file for both readers)",
+    extract_events: K8S_XEVENTS,
+    open_params: { ts: "<absolute path>", go: "<absolute path>" },
+    init_config: {
+      ts: '{"follow":false,"falco_deno":{"allowRead":["<path>"]}}',
+      go: "{}",
+    },
+    fields: { ts: JSON_FIELDS, go: K8S_GO_FIELDS },
+    results: k8sResults,
+  },
+  webhook_workload: {
+    requests: WEBHOOK_REQUESTS,
+    concurrency: CONCURRENCY,
+    payload_bytes_avg: Math.round(
+      (await Deno.stat(payloadFile)).size / JSON_EVENTS,
+    ),
+    open_params: {
+      ts: "127.0.0.1:<port>",
+      go: `http://127.0.0.1:<port>${WEBHOOK_PATH}`,
+    },
+    how:
+      "C client threads, one keep-alive connection each, one request at a time; requests/s until the last event came out of next_batch",
+    results: webhookResults,
+  },
   ratios,
+  webhook_requests_per_second: tsWebhook?.requests_per_s ?? null,
   missing,
   failures,
 };
@@ -539,6 +682,39 @@ if (jsonResults.length) {
       ]);}
   }
 }
+if (k8sResults.length) {
+  console.log(
+    `\nk8s file workload: ${K8S_EVENTS} audit events x ~${doc.k8s_file_workload.event_bytes_avg} B, read to EOF; extraction on the first ${K8S_XEVENTS} (${
+      JSON_FIELDS.join(" ")
+    } / ${K8S_GO_FIELDS.join(" ")})`,
+  );
+  line(["contender", "events/s", "extracts/s", "init ms"]);
+  for (const r of k8sResults as Record<string, unknown>[]) {
+    if (r.missing) {
+      console.log(`${String(r.name).padEnd(22)}MISSING: ${r.missing}`);
+    } else {
+      line([
+        String(r.name),
+        fmt(r.events_per_s),
+        fmt(r.extracts_per_s),
+        fmt(r.init_ms, 3),
+      ]);
+    }
+  }
+}
+if (webhookResults.length) {
+  console.log(
+    `\nwebhook workload: ${WEBHOOK_REQUESTS} POSTs of audit events, ${CONCURRENCY} keep-alive clients on loopback`,
+  );
+  line(["contender", "requests/s", "latency ms"]);
+  for (const r of webhookResults as Record<string, unknown>[]) {
+    if (r.missing) {
+      console.log(`${String(r.name).padEnd(22)}MISSING: ${r.missing}`);
+    } else {
+      line([String(r.name), fmt(r.requests_per_s), fmt(r.latency_ms_avg, 2)]);
+    }
+  }
+}
 console.log(`\nratios: ${JSON.stringify(ratios)}`);
 console.log(`wrote ${outFile}`);
 if (Object.keys(failures).length) {
@@ -549,5 +725,19 @@ if (essential.some((n) => !by(results, n))) {
   console.error(
     "bench: an essential contender (native or Go) produced no figures",
   );
+  Deno.exit(1);
+}
+// Every contender that was built must have run: this is what keeps the
+// smoke run in `deno task test` from passing over a broken workload.
+const broken = [
+  ...k8sContenders.filter((c) => c.lib && !k8sSamples[c.name]).map((c) =>
+    `k8s:${c.name}`
+  ),
+  ...webhookContenders.filter((c) => c.lib && !webhookSamples[c.name]).map((
+    c,
+  ) => `webhook:${c.name}`),
+];
+if (broken.length) {
+  console.error(`bench: no figures from ${broken.join(", ")}`);
   Deno.exit(1);
 }

@@ -2,7 +2,7 @@
  * bench_host.c: loads a Falco plugin .so with dlopen(RTLD_NOW|RTLD_LOCAL)
  * like Falco, drives it like libsinsp, prints ONE JSON line of figures.
  *
- * Build (bench.ts does it): gcc -O2 -o bench_host tests/bench/bench_host.c -ldl
+ * Build (bench.ts does it): gcc -O2 -pthread -o bench_host tests/bench/bench_host.c -ldl
  *
  * Source mode (dummy workload):
  *   bench_host --plugin lib.so --config '{"jitter":10}' --events N
@@ -31,6 +31,19 @@
  *   line of the file, as a source plugin would, and calls extract_fields
  *   on them (one call per field per event, num_fields = 1), R passes over
  *   the file with increasing event numbers. events_per_s is null.
+ * Webhook mode (requests/s on loopback, e.g. plugins/webhook.ts or the Go
+ * k8saudit plugin opened with http://127.0.0.1:PORT/path):
+ *   bench_host --plugin lib.so --config '{...}' --open 127.0.0.1:PORT
+ *              --post-port PORT --post-path /k8s-audit --payloads file.jsonl
+ *              --requests N --concurrency C [--max-seconds S]
+ *   C client threads, each on one keep-alive HTTP/1.1 connection, POST the
+ *   lines of the file (Content-Type: application/json; thread t sends lines
+ *   t, t+C, ...) one request at a time, N in all, while this thread calls
+ *   next_batch as Falco does. requests_per_s = N / (time from the first
+ *   request to the N-th event out of next_batch); every request must get a
+ *   200 and become exactly one event (else exit 1). Prints
+ *   {"requests":N,"concurrency":C,"events":..,"requests_per_s":..,
+ *    "latency_ms_avg":..,"non_200":0,"init_ms":..}
  * --check: also prints every extracted value of the first 3 events to stderr.
  *
  * Output: {"events":N,"events_per_s":..,"extracts":M,"extracts_per_s":..,
@@ -39,11 +52,18 @@
  * Exit code 1 on any failure (with the plugin's last error on stderr).
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -208,9 +228,217 @@ static int cmp_d(const void* a, const void* b) {
 	return x < y ? -1 : x > y;
 }
 
+/* ---- webhook mode: HTTP/1.1 keep-alive clients on loopback ---------------- */
+
+static char** post_bodies;
+static size_t post_nbodies;
+static int post_port;
+static const char* post_path = "/";
+static atomic_int clients_ready, clients_done;
+static atomic_int go_flag;
+static atomic_long non_200, client_errors;
+static double latency_sum_s;
+static pthread_mutex_t latency_mu = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct {
+	int index, concurrency;
+	long count;
+} client_arg;
+
+static int connect_loopback(double give_up_s) {
+	double t0 = now_s();
+	for (;;) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0) return -1;
+		struct sockaddr_in a = {0};
+		a.sin_family = AF_INET;
+		a.sin_port = htons((uint16_t)post_port);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(fd, (struct sockaddr*)&a, sizeof a) == 0) {
+			/* one small request at a time: Nagle would add 40 ms waits */
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			return fd;
+		}
+		close(fd);
+		/* the plugin's server may not be listening yet */
+		if (now_s() - t0 > give_up_s) return -1;
+		usleep(10000);
+	}
+}
+
+static int write_all(int fd, const char* p, size_t n) {
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w <= 0) return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads one response; returns its status (0 on error), sets *closing when
+ * the server will close the connection. Handles Content-Length and chunked
+ * bodies (small ones: the answers here are a few bytes). */
+static int read_response(int fd, int* closing) {
+	char buf[8192];
+	size_t have = 0;
+	char* hend = NULL;
+	while (!hend) {
+		if (have == sizeof buf - 1) return 0;
+		ssize_t r = recv(fd, buf + have, sizeof buf - 1 - have, 0);
+		if (r <= 0) return 0;
+		have += (size_t)r;
+		buf[have] = 0;
+		hend = strstr(buf, "\r\n\r\n");
+	}
+	int status = 0;
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) return 0;
+	size_t hlen = (size_t)(hend + 4 - buf);
+	long clen = -1;
+	int chunked = 0;
+	*closing = 0;
+	for (char* l = strstr(buf, "\r\n") + 2; l < hend; l = strstr(l, "\r\n") + 2) {
+		if (!strncasecmp(l, "content-length:", 15)) clen = atol(l + 15);
+		else if (!strncasecmp(l, "transfer-encoding:", 18) && strstr(l, "chunked")) chunked = 1;
+		else if (!strncasecmp(l, "connection:", 11) && strncasecmp(l + 11, " close", 6) == 0) *closing = 1;
+	}
+	if (chunked) {
+		while (!strstr(buf + hlen, "0\r\n\r\n")) {
+			if (have == sizeof buf - 1) return 0;
+			ssize_t r = recv(fd, buf + have, sizeof buf - 1 - have, 0);
+			if (r <= 0) return 0;
+			have += (size_t)r;
+			buf[have] = 0;
+		}
+	} else if (clen > 0) {
+		long body = (long)(have - hlen);
+		while (body < clen) {
+			ssize_t r = recv(fd, buf, sizeof buf, 0);
+			if (r <= 0) return 0;
+			body += r;
+		}
+	}
+	return status;
+}
+
+static void* client_main(void* p) {
+	client_arg* a = p;
+	int fd = connect_loopback(15);
+	atomic_fetch_add(&clients_ready, 1);
+	if (fd < 0) {
+		atomic_fetch_add(&client_errors, 1);
+		atomic_fetch_add(&clients_done, 1);
+		return NULL;
+	}
+	while (!atomic_load(&go_flag)) usleep(200);
+	double lat = 0;
+	char head[512];
+	for (long k = 0; k < a->count; k++) {
+		const char* body = post_bodies[(size_t)(a->index + k * a->concurrency) % post_nbodies];
+		size_t bl = strlen(body);
+		int hl = snprintf(head, sizeof head,
+		                  "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+		                  "Content-Length: %zu\r\n\r\n",
+		                  post_path, post_port, bl);
+		double t = now_s();
+		int closing = 0, status = 0;
+		if (write_all(fd, head, (size_t)hl) == 0 && write_all(fd, body, bl) == 0) status = read_response(fd, &closing);
+		lat += now_s() - t;
+		if (status != 200) atomic_fetch_add(&non_200, 1);
+		if (status == 0 || closing) {
+			close(fd);
+			fd = connect_loopback(5);
+			if (fd < 0) {
+				atomic_fetch_add(&client_errors, 1);
+				break;
+			}
+		}
+	}
+	if (fd >= 0) close(fd);
+	pthread_mutex_lock(&latency_mu);
+	latency_sum_s += lat;
+	pthread_mutex_unlock(&latency_mu);
+	atomic_fetch_add(&clients_done, 1);
+	return NULL;
+}
+
+static char** read_lines(const char* file, size_t* count) {
+	FILE* f = fopen(file, "r");
+	if (!f) { perror(file); exit(1); }
+	size_t cap = 1024, cnt = 0;
+	char** out = malloc(cap * sizeof *out);
+	char* line = NULL;
+	size_t lcap = 0;
+	ssize_t l;
+	while ((l = getline(&line, &lcap, f)) > 0) {
+		while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r')) line[--l] = 0;
+		if (l == 0) continue;
+		if (cnt == cap) out = realloc(out, (cap *= 2) * sizeof *out);
+		out[cnt++] = strdup(line);
+	}
+	free(line);
+	fclose(f);
+	*count = cnt;
+	return out;
+}
+
+/* Opens the plugin's listener, posts `requests` documents from `concurrency`
+ * clients, counts the events that come out of next_batch; prints one JSON
+ * line, returns the exit code. */
+static int webhook_mode(void* s, const char* openp, long requests, int concurrency, double max_s, double init_ms) {
+	ss_plugin_rc rc = SS_FAILURE;
+	void* inst = p_open(s, openp, &rc);
+	if (rc != SS_SUCCESS) die("plugin_open", s, rc);
+	pthread_t* th = calloc((size_t)concurrency, sizeof *th);
+	client_arg* args = calloc((size_t)concurrency, sizeof *args);
+	for (int t = 0; t < concurrency; t++) {
+		args[t] = (client_arg){t, concurrency, requests / concurrency + (t < requests % concurrency)};
+		pthread_create(&th[t], NULL, client_main, &args[t]);
+	}
+	long nev = 0, early = 0;
+	double t_go = 0, t_end = 0, t_last = now_s(), t_start = now_s();
+	for (;;) {
+		/* keep calling next_batch while the clients connect: the plugin's
+		 * event loop may only turn while it is called, as under Falco */
+		if (!t_go && atomic_load(&clients_ready) == concurrency) {
+			t_go = now_s();
+			atomic_store(&go_flag, 1);
+		}
+		uint32_t n = 0;
+		ss_plugin_event** evts = NULL;
+		rc = p_next(s, inst, &n, &evts);
+		if (rc != SS_SUCCESS && rc != SS_TIMEOUT) die("plugin_next_batch", s, rc);
+		double t = now_s();
+		if (n) t_last = t;
+		if (!t_go) early += n;
+		else nev += n;
+		if (nev >= requests) { t_end = t; break; }
+		/* every client finished and nothing more came: some requests were lost */
+		if (atomic_load(&clients_done) == concurrency && t - t_last > 2) break;
+		if (t - t_start > max_s) break;
+	}
+	for (int t = 0; t < concurrency; t++) pthread_join(th[t], NULL);
+	p_close(s, inst);
+	p_destroy(s);
+	long bad = atomic_load(&non_200), cerr = atomic_load(&client_errors);
+	printf("{\"requests\":%ld,\"concurrency\":%d,\"events\":%ld,\"requests_per_s\":", requests, concurrency, nev);
+	if (t_end > t_go && t_go > 0) printf("%.1f", requests / (t_end - t_go)); else printf("null");
+	printf(",\"latency_ms_avg\":%.3f,\"non_200\":%ld,\"client_errors\":%ld,\"init_ms\":%.3f}\n",
+	       latency_sum_s / requests * 1e3, bad, cerr, init_ms);
+	fflush(stdout);
+	if (nev != requests || early || bad || cerr) {
+		fprintf(stderr, "bench_host: %ld requests gave %ld events (%ld before the start), %ld non-200, %ld client errors\n",
+		        requests, nev, early, bad, cerr);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char** argv) {
 	const char *path = NULL, *config = "", *openp = NULL, *payloads = NULL, *source = NULL;
-	long nevents = 100000, rounds = 1, xevents = -1;
+	long nevents = 100000, rounds = 1, xevents = -1, requests = 0;
+	int concurrency = 8;
 	double max_s = 1e9;
 	uint32_t plugin_id = 999;
 	const char* fspecs[MAXF];
@@ -230,6 +458,10 @@ int main(int argc, char** argv) {
 		else if (!strcmp(a, "--rounds")) rounds = atol(v);
 		else if (!strcmp(a, "--plugin-id")) plugin_id = (uint32_t)atol(v);
 		else if (!strcmp(a, "--source")) source = v;
+		else if (!strcmp(a, "--requests")) requests = atol(v);
+		else if (!strcmp(a, "--concurrency")) concurrency = atoi(v);
+		else if (!strcmp(a, "--post-port")) post_port = atoi(v);
+		else if (!strcmp(a, "--post-path")) post_path = v;
 		else if (!strcmp(a, "--field")) {
 			if (nfields >= MAXF) return 2;
 			fspecs[nfields++] = v;
@@ -270,6 +502,16 @@ int main(int argc, char** argv) {
 	void* s = p_init(&in, &rc);
 	double init_ms = (now_s() - t0) * 1e3;
 	if (rc != SS_SUCCESS) die("plugin_init", s, rc);
+
+	if (requests > 0) {
+		if (!p_open || !p_next || !p_close || !payloads || !post_port || concurrency < 1) {
+			fprintf(stderr, "bench_host: webhook mode needs a source plugin, --payloads, --post-port, --concurrency >= 1\n");
+			return 2;
+		}
+		post_bodies = read_lines(payloads, &post_nbodies);
+		if (!post_nbodies) { fprintf(stderr, "bench_host: no payloads\n"); return 1; }
+		return webhook_mode(s, openp, requests, concurrency, max_s < 1e8 ? max_s : 60, init_ms);
+	}
 
 	double events_per_s = -1, extracts_per_s = -1, handoff_ns = -1;
 	long nev = 0, nextr = 0;
