@@ -728,6 +728,8 @@
     build: Object.freeze({ os: "linux", target: "falco-deno" }),
     readFile: (path) => ops.op_falco_read_file(pathText(path)),
     readTextFile: (path) => ops.op_falco_read_text_file(pathText(path)),
+    readTextFileSync: (path) =>
+      ops.op_falco_read_text_file_sync(pathText(path)),
     async open(path, options = {}) {
       if (
         options.write || options.append || options.create || options.truncate

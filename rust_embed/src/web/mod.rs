@@ -29,6 +29,7 @@ deno_core::extension!(
   ops = [
     fs::op_falco_read_file,
     fs::op_falco_read_text_file,
+    fs::op_falco_read_text_file_sync,
     fs::op_falco_open,
     fs::op_falco_file_read,
     fs::op_falco_file_seek,
