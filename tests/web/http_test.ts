@@ -17,6 +17,7 @@ import webhook, { parseListen } from "../../plugins/webhook.ts";
 import poll from "../../plugins/poll.ts";
 
 import { ENGINE, HOST, hostPresent } from "./_host.ts";
+import { type TestCerts, testCerts } from "./_tls.ts";
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -30,11 +31,14 @@ async function post(
   path: string,
   body: string,
   method = "POST",
+  client?: Deno.HttpClient,
 ): Promise<number> {
-  const r = await fetch(`http://127.0.0.1:${port}${path}`, {
+  const scheme = client ? "https" : "http";
+  const r = await fetch(`${scheme}://127.0.0.1:${port}${path}`, {
     method,
     body: method === "GET" ? undefined : body,
     signal: AbortSignal.timeout(5000),
+    client,
   });
   await r.body?.cancel();
   return r.status;
@@ -226,26 +230,67 @@ const PROBE_EXPECTED = [
   "fetch from Deno.serve ok",
   "fetch denied URL ok",
   "Deno.serve 200 open/close cycles ok",
+  "Deno.serve HTTPS + fetch with createHttpClient caCerts ok",
+  "fetch from an outside HTTPS server ok",
+  "fetch https without the test CA is refused ok",
+  "plain HTTP to the HTTPS port fails, the server goes on ok",
+  "Deno.serve bad PEM fails cleanly, the port stays free ok",
+  "createHttpClient close ok",
 ];
 
-Deno.test("serve probe under Deno with --allow-net=127.0.0.1:<port>", async () => {
+/**
+ * Deno's own HTTPS server with the test certificate, answering
+ * `outside <path>`: what the probe fetches from.
+ */
+function outsideHttps(certs: TestCerts) {
   const port = freePort();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      `--allow-net=127.0.0.1:${port}`,
-      "--allow-read=/proc/self/fd",
-      "--allow-env=FALCO_PROBE_PARAMS",
-      join(REPO_ROOT, "tests/web/serve_probe_runner.ts"),
-    ],
-    env: { FALCO_PROBE_PARAMS: JSON.stringify({ port }) },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const lines = stdout.split("\n").filter((l) => / (ok|FAIL)/.test(l));
-  assert.deepEqual(lines, PROBE_EXPECTED);
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port,
+    cert: certs.cert,
+    key: certs.key,
+    onListen: () => {},
+  }, (req) => new Response(`outside ${new URL(req.url).pathname}`));
+  return { port, server };
+}
+
+/** The serve probe's open params and the grants it needs. */
+async function probeSetup() {
+  const certs = await testCerts();
+  const outside = outsideHttps(certs);
+  // The probe takes port + 1 as a port it is not granted.
+  let port = freePort();
+  while (port + 1 === outside.port) port = freePort();
+  return {
+    outside,
+    params: { port, tls: certs.dir, outsidePort: outside.port },
+    net: [`127.0.0.1:${port}`, `127.0.0.1:${outside.port}`],
+    read: ["/proc/self/fd", certs.dir],
+  };
+}
+
+Deno.test("serve probe under Deno with --allow-net=127.0.0.1:<port>", async () => {
+  const { outside, params, net, read } = await probeSetup();
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-net=${net.join(",")}`,
+        `--allow-read=${read.join(",")}`,
+        "--allow-env=FALCO_PROBE_PARAMS",
+        join(REPO_ROOT, "tests/web/serve_probe_runner.ts"),
+      ],
+      env: { FALCO_PROBE_PARAMS: JSON.stringify(params) },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const lines = stdout.split("\n").filter((l) => / (ok|FAIL)/.test(l));
+    assert.deepEqual(lines, PROBE_EXPECTED);
+  } finally {
+    await outside.server.shutdown();
+  }
 });
 
 Deno.test({
@@ -254,20 +299,15 @@ Deno.test({
   ignore: !hostPresent,
   fn: async () => {
     const so = await pack("tests/web/serve_probe.ts", "serve_probe");
-    const port = freePort();
+    const { outside, params, net, read } = await probeSetup();
     const out = await new Deno.Command(HOST, {
       args: [
         "--plugin",
         so,
         "--config",
-        JSON.stringify({
-          falco_deno: {
-            allowNet: [`127.0.0.1:${port}`],
-            allowRead: ["/proc/self/fd"],
-          },
-        }),
+        JSON.stringify({ falco_deno: { allowNet: net, allowRead: read } }),
         "--open",
-        JSON.stringify({ port }),
+        JSON.stringify(params),
         "--max-events",
         "100",
         "--timeout-ms",
@@ -276,7 +316,7 @@ Deno.test({
       ],
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).output().finally(() => outside.server.shutdown());
     const text = new TextDecoder().decode(out.stdout);
     const r = JSON.parse(text.slice(text.indexOf("{")));
     assert.equal(r.end, "eof", r.error);
