@@ -112,6 +112,60 @@ Deno.test("webhook under Deno: events, fields, refusals, bounded queue, close fr
   h.destroy();
 });
 
+Deno.test("webhook over HTTPS under Deno: tlsCertFile/tlsKeyFile, plain HTTP refused, bad config", async () => {
+  const certs = await testCerts();
+  const tls = {
+    tlsCertFile: join(certs.dir, "cert.pem"),
+    tlsKeyFile: join(certs.dir, "key.pem"),
+  };
+  const port = freePort();
+  const h = await PluginHarness.start(webhook, {
+    config: JSON.stringify({ ...tls, waitMs: 10 }),
+  });
+  const client = Deno.createHttpClient({ caCerts: [certs.ca] });
+  try {
+    await h.open(`127.0.0.1:${port}`);
+    assert.equal(
+      await post(port, "/tls", '{"user":{"name":"alice"}}', "POST", client),
+      200,
+    );
+    await assert.rejects(post(port, "/plain", "{}"), TypeError);
+    const events = [];
+    while (events.length < 1) {
+      const r = await h.nextBatch();
+      if (Array.isArray(r)) events.push(...r);
+    }
+    assert.equal(events.length, 1);
+    assert.equal(h.extract(events[0], "webhook.value[/user/name]"), "alice");
+    assert.equal(h.extract(events[0], "webhook.path"), "/tls");
+    h.close();
+  } finally {
+    client.close();
+    h.destroy();
+  }
+  await assert.rejects(
+    PluginHarness.start(webhook, {
+      config: JSON.stringify({ tlsCertFile: tls.tlsCertFile }),
+    }),
+    /tlsKeyFile/,
+  );
+  await assert.rejects(
+    PluginHarness.start(webhook, {
+      config: JSON.stringify({ tlsCertFile: "cert.pem", tlsKeyFile: "k" }),
+    }),
+    /tlsCertFile must match pattern/,
+  );
+  // A key file that is not a key: open fails, naming the problem.
+  const bad = await PluginHarness.start(webhook, {
+    config: JSON.stringify({ ...tls, tlsKeyFile: tls.tlsCertFile }),
+  });
+  await assert.rejects(
+    async () => await bad.open(`127.0.0.1:${port}`),
+    /No keys found in key data/,
+  );
+  bad.destroy();
+});
+
 const packed: Record<string, string> = {};
 async function pack(
   src = "plugins/webhook.ts",
@@ -216,6 +270,93 @@ Deno.test({
       );
       assert.match(stderr, /refused a request from 127\.0\.0\.1:[0-9]+: 413/);
       assert.match(stderr, /webhook: listening on http:\/\/127\.0\.0\.1:/);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `webhook over HTTPS inside the .so (${ENGINE}): certificate files granted with allowRead, limits as over HTTP`,
+  ignore: !hostPresent,
+  fn: async () => {
+    const so = await pack();
+    const certs = await testCerts();
+    const cert = join(certs.dir, "cert.pem"), key = join(certs.dir, "key.pem");
+    const port = freePort();
+    const run = (allowRead: string[]) =>
+      new Deno.Command(HOST, {
+        args: [
+          "--plugin",
+          so,
+          "--config",
+          JSON.stringify({
+            maxBodyBytes: 64,
+            tlsCertFile: cert,
+            tlsKeyFile: key,
+            falco_deno: { allowNet: [`127.0.0.1:${port}`], allowRead },
+          }),
+          "--open",
+          `127.0.0.1:${port}`,
+          "--max-events",
+          "2",
+          "--timeout-ms",
+          "15000",
+          "--field",
+          "webhook.value[/user/name]",
+          "--json",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      });
+    const result = (out: Deno.CommandOutput) => {
+      const text = new TextDecoder().decode(out.stdout);
+      return {
+        r: JSON.parse(text.slice(text.indexOf("{"))),
+        stderr: new TextDecoder().decode(out.stderr),
+      };
+    };
+    // Without the read grant, open fails and says what to grant.
+    const denied = result(await run([]).output());
+    assert.notEqual(denied.r.end, "maxEvents");
+    assert.match(
+      JSON.stringify(denied.r) + denied.stderr,
+      /Requires read access to .*cert\.pem.*allowRead/,
+    );
+    const child = run([cert, key]).spawn();
+    const client = Deno.createHttpClient({ caCerts: [certs.ca] });
+    try {
+      await listening(port);
+      // plain HTTP on the HTTPS port: the handshake fails, nothing else
+      await assert.rejects(post(port, "/plain", "{}"), TypeError);
+      assert.equal(
+        await post(
+          port,
+          "/big",
+          JSON.stringify({ a: "x".repeat(100) }),
+          "POST",
+          client,
+        ),
+        413,
+      );
+      assert.equal(
+        await post(port, "/a", '{"user":{"name":"alice"}}', "POST", client),
+        200,
+      );
+      // the host stops after the second event: its answer may not arrive
+      await post(port, "/b", '{"user":{"name":"bob"}}', "POST", client)
+        .catch(() => 0);
+    } finally {
+      client.close();
+      const { r, stderr } = result(await child.output());
+      assert.equal(r.end, "maxEvents", r.error ?? stderr);
+      assert.deepEqual(
+        r.events.map((e: { fields: Record<string, string[]> }) =>
+          e.fields["webhook.value[/user/name]"][0]
+        ),
+        ["alice", "bob"],
+      );
+      assert.match(stderr, /webhook: listening on https:\/\/127\.0\.0\.1:/);
+      assert.match(stderr, /refused a request from 127\.0\.0\.1:[0-9]+: 413/);
     }
   },
 });
