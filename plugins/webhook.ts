@@ -1,5 +1,5 @@
 /**
- * webhook: receives JSON documents POSTed over HTTP (`Deno.serve`), one
+ * webhook: receives JSON documents POSTed over HTTP(S) (`Deno.serve`), one
  * event per document, with fields by JSON pointer like the official Go
  * `json` plugin: `webhook.value[/json/pointer]`, `webhook.path`,
  * `webhook.body`, `webhook.remote`.
@@ -16,6 +16,12 @@
  *       falco_deno: { allowNet: ["127.0.0.1:9765"] }
  *     open_params: 127.0.0.1:9765
  * ```
+ *
+ * HTTPS: set `tlsCertFile` (the certificate chain, PEM, leaf first) and
+ * `tlsKeyFile` (its private key, PEM) to absolute paths, and grant them:
+ * `allowRead: ["/etc/falco/webhook/cert.pem", "/etc/falco/webhook/key.pem"]`.
+ * They are read at each `open`, so a renewed certificate is served from
+ * the next capture on.
  *
  * Answers: 200 for a document queued; 400 for a body that is not JSON;
  * 405 for a method other than POST; 413 for a body over `maxBodyBytes`;
@@ -38,6 +44,10 @@ interface Config {
   maxBatch: number;
   /** How long `nextBatch` waits for a document when none is queued, ms. */
   waitMs: number;
+  /** Serve HTTPS with this certificate chain (PEM file, absolute path). */
+  tlsCertFile?: string;
+  /** The private key of `tlsCertFile` (PEM file, absolute path). */
+  tlsKeyFile?: string;
 }
 
 interface Doc {
@@ -111,7 +121,10 @@ export default definePlugin({
     "Receives JSON documents POSTed over HTTP: one event per document, fields by JSON pointer",
   contact: "https://github.com/falco-deno/falco-deno",
   eventSource: "webhook",
-  permissions: { net: ["<the hostname:port named in open_params>"] },
+  permissions: {
+    net: ["<the hostname:port named in open_params>"],
+    read: ["<tlsCertFile and tlsKeyFile, when set>"],
+  },
   initSchema: {
     type: "object",
     properties: {
@@ -129,6 +142,12 @@ export default definePlugin({
       },
       maxBatch: { type: "integer", minimum: 1, maximum: 100000, default: 1024 },
       waitMs: { type: "integer", minimum: 0, maximum: 1000, default: 20 },
+      tlsCertFile: { type: "string", pattern: "^/" },
+      tlsKeyFile: { type: "string", pattern: "^/" },
+    },
+    dependencies: {
+      tlsCertFile: ["tlsKeyFile"],
+      tlsKeyFile: ["tlsCertFile"],
     },
     additionalProperties: false,
   },
@@ -206,15 +225,27 @@ export default definePlugin({
       wake?.();
       return answer(200, "ok");
     };
+    // `open` cannot await: the PEM files are read synchronously, once per
+    // capture (needs allowRead on both).
+    const tls = config.tlsCertFile && config.tlsKeyFile
+      ? {
+        cert: Deno.readTextFileSync(config.tlsCertFile),
+        key: Deno.readTextFileSync(config.tlsKeyFile),
+      }
+      : {};
+    const scheme = config.tlsCertFile ? "https" : "http";
     // maxBodyBytes/maxPendingRequests: falco-deno's own limits on the
     // server (refused before the handler runs); Deno ignores them.
     const options = {
       hostname,
       port,
+      ...tls,
       maxBodyBytes: config.maxBodyBytes,
       maxPendingRequests: config.maxQueue + 64,
       onListen: (a: Deno.NetAddr) =>
-        console.info(`webhook: listening on http://${a.hostname}:${a.port}/`),
+        console.info(
+          `webhook: listening on ${scheme}://${a.hostname}:${a.port}/`,
+        ),
     };
     cap.server = Deno.serve(options, handler);
     config.server = cap.server;

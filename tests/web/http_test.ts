@@ -17,6 +17,7 @@ import webhook, { parseListen } from "../../plugins/webhook.ts";
 import poll from "../../plugins/poll.ts";
 
 import { ENGINE, HOST, hostPresent } from "./_host.ts";
+import { type TestCerts, testCerts } from "./_tls.ts";
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -30,11 +31,14 @@ async function post(
   path: string,
   body: string,
   method = "POST",
+  client?: Deno.HttpClient,
 ): Promise<number> {
-  const r = await fetch(`http://127.0.0.1:${port}${path}`, {
+  const scheme = client ? "https" : "http";
+  const r = await fetch(`${scheme}://127.0.0.1:${port}${path}`, {
     method,
     body: method === "GET" ? undefined : body,
     signal: AbortSignal.timeout(5000),
+    client,
   });
   await r.body?.cancel();
   return r.status;
@@ -106,6 +110,60 @@ Deno.test("webhook under Deno: events, fields, refusals, bounded queue, close fr
   assert.equal(await post(port, "/again", '{"n":1}'), 200);
   h.close();
   h.destroy();
+});
+
+Deno.test("webhook over HTTPS under Deno: tlsCertFile/tlsKeyFile, plain HTTP refused, bad config", async () => {
+  const certs = await testCerts();
+  const tls = {
+    tlsCertFile: join(certs.dir, "cert.pem"),
+    tlsKeyFile: join(certs.dir, "key.pem"),
+  };
+  const port = freePort();
+  const h = await PluginHarness.start(webhook, {
+    config: JSON.stringify({ ...tls, waitMs: 10 }),
+  });
+  const client = Deno.createHttpClient({ caCerts: [certs.ca] });
+  try {
+    await h.open(`127.0.0.1:${port}`);
+    assert.equal(
+      await post(port, "/tls", '{"user":{"name":"alice"}}', "POST", client),
+      200,
+    );
+    await assert.rejects(post(port, "/plain", "{}"), TypeError);
+    const events = [];
+    while (events.length < 1) {
+      const r = await h.nextBatch();
+      if (Array.isArray(r)) events.push(...r);
+    }
+    assert.equal(events.length, 1);
+    assert.equal(h.extract(events[0], "webhook.value[/user/name]"), "alice");
+    assert.equal(h.extract(events[0], "webhook.path"), "/tls");
+    h.close();
+  } finally {
+    client.close();
+    h.destroy();
+  }
+  await assert.rejects(
+    PluginHarness.start(webhook, {
+      config: JSON.stringify({ tlsCertFile: tls.tlsCertFile }),
+    }),
+    /tlsKeyFile/,
+  );
+  await assert.rejects(
+    PluginHarness.start(webhook, {
+      config: JSON.stringify({ tlsCertFile: "cert.pem", tlsKeyFile: "k" }),
+    }),
+    /tlsCertFile must match pattern/,
+  );
+  // A key file that is not a key: open fails, naming the problem.
+  const bad = await PluginHarness.start(webhook, {
+    config: JSON.stringify({ ...tls, tlsKeyFile: tls.tlsCertFile }),
+  });
+  await assert.rejects(
+    async () => await bad.open(`127.0.0.1:${port}`),
+    /No keys found in key data/,
+  );
+  bad.destroy();
 });
 
 const packed: Record<string, string> = {};
@@ -216,6 +274,93 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    `webhook over HTTPS inside the .so (${ENGINE}): certificate files granted with allowRead, limits as over HTTP`,
+  ignore: !hostPresent,
+  fn: async () => {
+    const so = await pack();
+    const certs = await testCerts();
+    const cert = join(certs.dir, "cert.pem"), key = join(certs.dir, "key.pem");
+    const port = freePort();
+    const run = (allowRead: string[]) =>
+      new Deno.Command(HOST, {
+        args: [
+          "--plugin",
+          so,
+          "--config",
+          JSON.stringify({
+            maxBodyBytes: 64,
+            tlsCertFile: cert,
+            tlsKeyFile: key,
+            falco_deno: { allowNet: [`127.0.0.1:${port}`], allowRead },
+          }),
+          "--open",
+          `127.0.0.1:${port}`,
+          "--max-events",
+          "2",
+          "--timeout-ms",
+          "15000",
+          "--field",
+          "webhook.value[/user/name]",
+          "--json",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      });
+    const result = (out: Deno.CommandOutput) => {
+      const text = new TextDecoder().decode(out.stdout);
+      return {
+        r: JSON.parse(text.slice(text.indexOf("{"))),
+        stderr: new TextDecoder().decode(out.stderr),
+      };
+    };
+    // Without the read grant, open fails and says what to grant.
+    const denied = result(await run([]).output());
+    assert.notEqual(denied.r.end, "maxEvents");
+    assert.match(
+      JSON.stringify(denied.r) + denied.stderr,
+      /Requires read access to .*cert\.pem.*allowRead/,
+    );
+    const child = run([cert, key]).spawn();
+    const client = Deno.createHttpClient({ caCerts: [certs.ca] });
+    try {
+      await listening(port);
+      // plain HTTP on the HTTPS port: the handshake fails, nothing else
+      await assert.rejects(post(port, "/plain", "{}"), TypeError);
+      assert.equal(
+        await post(
+          port,
+          "/big",
+          JSON.stringify({ a: "x".repeat(100) }),
+          "POST",
+          client,
+        ),
+        413,
+      );
+      assert.equal(
+        await post(port, "/a", '{"user":{"name":"alice"}}', "POST", client),
+        200,
+      );
+      // the host stops after the second event: its answer may not arrive
+      await post(port, "/b", '{"user":{"name":"bob"}}', "POST", client)
+        .catch(() => 0);
+    } finally {
+      client.close();
+      const { r, stderr } = result(await child.output());
+      assert.equal(r.end, "maxEvents", r.error ?? stderr);
+      assert.deepEqual(
+        r.events.map((e: { fields: Record<string, string[]> }) =>
+          e.fields["webhook.value[/user/name]"][0]
+        ),
+        ["alice", "bob"],
+      );
+      assert.match(stderr, /webhook: listening on https:\/\/127\.0\.0\.1:/);
+      assert.match(stderr, /refused a request from 127\.0\.0\.1:[0-9]+: 413/);
+    }
+  },
+});
+
 const PROBE_EXPECTED = [
   "Headers ok",
   "Response ok",
@@ -226,26 +371,67 @@ const PROBE_EXPECTED = [
   "fetch from Deno.serve ok",
   "fetch denied URL ok",
   "Deno.serve 200 open/close cycles ok",
+  "Deno.serve HTTPS + fetch with createHttpClient caCerts ok",
+  "fetch from an outside HTTPS server ok",
+  "fetch https without the test CA is refused ok",
+  "plain HTTP to the HTTPS port fails, the server goes on ok",
+  "Deno.serve bad PEM fails cleanly, the port stays free ok",
+  "createHttpClient close ok",
 ];
 
-Deno.test("serve probe under Deno with --allow-net=127.0.0.1:<port>", async () => {
+/**
+ * Deno's own HTTPS server with the test certificate, answering
+ * `outside <path>`: what the probe fetches from.
+ */
+function outsideHttps(certs: TestCerts) {
   const port = freePort();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      `--allow-net=127.0.0.1:${port}`,
-      "--allow-read=/proc/self/fd",
-      "--allow-env=FALCO_PROBE_PARAMS",
-      join(REPO_ROOT, "tests/web/serve_probe_runner.ts"),
-    ],
-    env: { FALCO_PROBE_PARAMS: JSON.stringify({ port }) },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const lines = stdout.split("\n").filter((l) => / (ok|FAIL)/.test(l));
-  assert.deepEqual(lines, PROBE_EXPECTED);
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port,
+    cert: certs.cert,
+    key: certs.key,
+    onListen: () => {},
+  }, (req) => new Response(`outside ${new URL(req.url).pathname}`));
+  return { port, server };
+}
+
+/** The serve probe's open params and the grants it needs. */
+async function probeSetup() {
+  const certs = await testCerts();
+  const outside = outsideHttps(certs);
+  // The probe takes port + 1 as a port it is not granted.
+  let port = freePort();
+  while (port + 1 === outside.port) port = freePort();
+  return {
+    outside,
+    params: { port, tls: certs.dir, outsidePort: outside.port },
+    net: [`127.0.0.1:${port}`, `127.0.0.1:${outside.port}`],
+    read: ["/proc/self/fd", certs.dir],
+  };
+}
+
+Deno.test("serve probe under Deno with --allow-net=127.0.0.1:<port>", async () => {
+  const { outside, params, net, read } = await probeSetup();
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-net=${net.join(",")}`,
+        `--allow-read=${read.join(",")}`,
+        "--allow-env=FALCO_PROBE_PARAMS",
+        join(REPO_ROOT, "tests/web/serve_probe_runner.ts"),
+      ],
+      env: { FALCO_PROBE_PARAMS: JSON.stringify(params) },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const lines = stdout.split("\n").filter((l) => / (ok|FAIL)/.test(l));
+    assert.deepEqual(lines, PROBE_EXPECTED);
+  } finally {
+    await outside.server.shutdown();
+  }
 });
 
 Deno.test({
@@ -254,20 +440,15 @@ Deno.test({
   ignore: !hostPresent,
   fn: async () => {
     const so = await pack("tests/web/serve_probe.ts", "serve_probe");
-    const port = freePort();
+    const { outside, params, net, read } = await probeSetup();
     const out = await new Deno.Command(HOST, {
       args: [
         "--plugin",
         so,
         "--config",
-        JSON.stringify({
-          falco_deno: {
-            allowNet: [`127.0.0.1:${port}`],
-            allowRead: ["/proc/self/fd"],
-          },
-        }),
+        JSON.stringify({ falco_deno: { allowNet: net, allowRead: read } }),
         "--open",
-        JSON.stringify({ port }),
+        JSON.stringify(params),
         "--max-events",
         "100",
         "--timeout-ms",
@@ -276,7 +457,7 @@ Deno.test({
       ],
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).output().finally(() => outside.server.shutdown());
     const text = new TextDecoder().decode(out.stdout);
     const r = JSON.parse(text.slice(text.indexOf("{")));
     assert.equal(r.end, "eof", r.error);

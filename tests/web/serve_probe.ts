@@ -5,7 +5,11 @@
  * `--allow-net=127.0.0.1:<port> --allow-read=/proc/self/fd`) and inside the
  * `.so` (granted the same), so both give the same answers.
  *
- * Open params: JSON `{ "port": <a free port> }`.
+ * Open params: JSON `{ "port": <a free port>, "tls": <dir>, "outsidePort":
+ * <port> }`: `tls` holds `ca.pem`, `cert.pem` and `key.pem` of
+ * `_tls.ts` (granted with `--allow-read` / `allowRead`); on `outsidePort`
+ * the test process serves HTTPS with that certificate (Deno's own server),
+ * answering `outside <path>`.
  *
  * @module
  */
@@ -33,6 +37,149 @@ async function openFds(): Promise<number | null> {
 
 const quiet = () => {};
 const handler = () => new Response("ok");
+
+interface Params {
+  port: number;
+  tls: string;
+  outsidePort: number;
+}
+
+const errorOf = async (f: () => unknown): Promise<Error> => {
+  try {
+    await f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("did not throw");
+};
+
+function tlsChecks({ port, tls, outsidePort }: Params): Check[] {
+  const pem = (name: string) => Deno.readTextFile(`${tls}/${name}.pem`);
+  const url = `https://127.0.0.1:${port}`;
+  const echo = async (req: Request, info: Deno.ServeHandlerInfo) =>
+    Response.json({
+      method: req.method,
+      url: req.url,
+      remote: (info.remoteAddr as Deno.NetAddr).hostname,
+      body: await req.text(),
+    });
+  return [
+    ["Deno.serve HTTPS + fetch with createHttpClient caCerts", async () => {
+      const [cert, key, ca] = await Promise.all(
+        ["cert", "key", "ca"].map(pem),
+      );
+      let listened: unknown = null;
+      const s = Deno.serve({
+        hostname: "127.0.0.1",
+        port,
+        cert,
+        key,
+        onListen: (a) => listened = a,
+      }, echo);
+      const client = Deno.createHttpClient({ caCerts: [ca] });
+      try {
+        eq(s.addr, { hostname: "127.0.0.1", port, transport: "tcp" });
+        eq(listened, s.addr);
+        const r = await fetch(`${url}/p?q=1`, {
+          client,
+          method: "POST",
+          body: '{"a":1}',
+          signal: AbortSignal.timeout(5000),
+        });
+        eq([r.status, await r.json()], [200, {
+          method: "POST",
+          url: `${url}/p?q=1`,
+          remote: "127.0.0.1",
+          body: '{"a":1}',
+        }]);
+        const g = await fetch(`${url}/g`, { client });
+        eq((await g.json()).method, "GET");
+      } finally {
+        client.close();
+        await s.shutdown();
+      }
+    }],
+    ["fetch from an outside HTTPS server", async () => {
+      const client = Deno.createHttpClient({ caCerts: [await pem("ca")] });
+      try {
+        const r = await fetch(`https://127.0.0.1:${outsidePort}/x`, {
+          client,
+          signal: AbortSignal.timeout(5000),
+        });
+        eq([r.status, await r.text()], [200, "outside /x"]);
+      } finally {
+        client.close();
+      }
+    }],
+    ["fetch https without the test CA is refused", async () => {
+      // The system roots do not hold the test CA.
+      const e = await errorOf(() =>
+        fetch(`https://127.0.0.1:${outsidePort}/x`, {
+          signal: AbortSignal.timeout(5000),
+        })
+      );
+      eq(e.name, "TypeError");
+    }],
+    ["plain HTTP to the HTTPS port fails, the server goes on", async () => {
+      const [cert, key, ca] = await Promise.all(
+        ["cert", "key", "ca"].map(pem),
+      );
+      const s = Deno.serve(
+        { hostname: "127.0.0.1", port, cert, key, onListen: quiet },
+        echo,
+      );
+      const client = Deno.createHttpClient({ caCerts: [ca] });
+      try {
+        const e = await errorOf(() =>
+          fetch(`http://127.0.0.1:${port}/plain`, {
+            signal: AbortSignal.timeout(5000),
+          })
+        );
+        eq(e.name, "TypeError");
+        const r = await fetch(`${url}/after`, { client });
+        eq((await r.json()).url, `${url}/after`);
+      } finally {
+        client.close();
+        await s.shutdown();
+      }
+    }],
+    ["Deno.serve bad PEM fails cleanly, the port stays free", async () => {
+      const [cert, key] = await Promise.all(["cert", "key"].map(pem));
+      const serve = (o: { cert?: string; key?: string }) => () =>
+        Deno.serve(
+          { hostname: "127.0.0.1", port, onListen: quiet, ...o } as
+            & Deno.ServeTcpOptions
+            & Deno.TlsCertifiedKeyPem,
+          handler,
+        );
+      const badCert = await errorOf(serve({ cert: "not a PEM", key }));
+      eq([badCert.name, badCert.message], [
+        "InvalidData",
+        "No certificates found in certificate data",
+      ]);
+      const badKey = await errorOf(serve({ cert, key: "not a PEM" }));
+      eq([badKey.name, badKey.message], [
+        "InvalidData",
+        "No keys found in key data",
+      ]);
+      const half = await errorOf(serve({ cert }));
+      eq(half.name, "TypeError");
+      const s = Deno.serve(
+        { hostname: "127.0.0.1", port, onListen: quiet },
+        handler,
+      );
+      await s.shutdown();
+    }],
+    ["createHttpClient close", async () => {
+      const client = Deno.createHttpClient({ caCerts: [await pem("ca")] });
+      client.close();
+      const e = await errorOf(() =>
+        fetch(`https://127.0.0.1:${outsidePort}/x`, { client })
+      );
+      eq(e.name, "BadResource");
+    }],
+  ];
+}
 
 function checks(port: number): Check[] {
   return [
@@ -202,15 +349,12 @@ export default definePlugin({
   contact: "https://github.com/falco-deno/falco-deno",
   eventSource: "serve_probe",
   init: () => ({}),
-  open: (_s, params) => ({
-    port: JSON.parse(params).port as number,
-    done: false,
-  }),
+  open: (_s, params) => ({ ...JSON.parse(params) as Params, done: false }),
   nextBatch: async (_s, cap) => {
     if (cap.done) return EOF;
     cap.done = true;
     const out: string[] = [];
-    for (const [name, f] of checks(cap.port)) {
+    for (const [name, f] of [...checks(cap.port), ...tlsChecks(cap)]) {
       try {
         await f();
         out.push(`${name} ok`);

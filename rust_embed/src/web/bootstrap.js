@@ -501,11 +501,55 @@
   }
 
   /**
-   * `fetch` over plain HTTP/1.1: no TLS (https rejects with NotSupported),
-   * redirects returned as they are (like `redirect: "manual"`), the whole
-   * body read before the promise resolves. `net` permission per URL.
+   * `Deno.HttpClient` of `Deno.createHttpClient`: only `caCerts` (PEM texts
+   * trusted besides the system roots); other options would change what is
+   * trusted or where requests go, so they are refused rather than ignored.
+   */
+  class HttpClient {
+    #rid;
+    constructor(rid) {
+      this.#rid = rid;
+    }
+    close() {
+      core.tryClose(this.#rid);
+    }
+    [Symbol.dispose]() {
+      core.tryClose(this.#rid);
+    }
+    static rid(client) {
+      return client.#rid;
+    }
+  }
+  function createHttpClient(options = {}) {
+    for (const name of Object.keys(options)) {
+      if (name !== "caCerts") notSupported(`Deno.createHttpClient's ${name}`);
+    }
+    const caCerts = options.caCerts ?? [];
+    if (
+      !Array.isArray(caCerts) || !caCerts.every((c) => typeof c === "string")
+    ) {
+      throw new TypeError(
+        "Deno.createHttpClient: caCerts must be an array of PEM strings",
+      );
+    }
+    return new HttpClient(ops.op_falco_fetch_create_client(caCerts));
+  }
+  const clientRid = (client) => {
+    if (client === undefined || client === null) return 0;
+    if (!(client instanceof HttpClient)) {
+      throw new TypeError("fetch: client must come from Deno.createHttpClient");
+    }
+    return HttpClient.rid(client);
+  };
+
+  /**
+   * `fetch` over HTTP/1.1, https through rustls (system roots, or the
+   * `client` of `Deno.createHttpClient`), redirects returned as they are
+   * (like `redirect: "manual"`), the whole body read before the promise
+   * resolves. `net` permission per URL.
    */
   async function fetch(input, init = {}) {
+    const client = clientRid(init.client);
     const textBody = typeof init.body === "string";
     const req = new Request(input, init);
     const headers = req.headers;
@@ -531,6 +575,7 @@
         [...headers],
         body,
         cancelRid,
+        client,
       );
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
@@ -601,7 +646,10 @@
     } else ops.op_falco_http_respond_bytes(rid, res.status, headers, body);
   };
 
-  /** `Deno.serve(options?, handler)` over HTTP/1.1 (no TLS, no Unix sockets). */
+  /**
+   * `Deno.serve(options?, handler)` over HTTP/1.1, HTTPS with `cert` and
+   * `key` (PEM texts, as Deno takes them); no Unix sockets.
+   */
   function serve(options, handler) {
     if (typeof options === "function") {
       [options, handler] = [handler ?? {}, options];
@@ -611,8 +659,14 @@
     if (typeof handler !== "function") {
       throw new TypeError("A handler function must be provided.");
     }
-    if (options.cert !== undefined || options.key !== undefined) {
-      notSupported("TLS in Deno.serve");
+    const tls = Boolean(options.cert || options.key);
+    if (
+      tls && (typeof options.cert !== "string" || !options.cert ||
+        typeof options.key !== "string" || !options.key)
+    ) {
+      throw new TypeError(
+        "Both 'cert' and 'key' must be provided to enable HTTPS",
+      );
     }
     if (options.path !== undefined) notSupported("Deno.serve on a Unix socket");
     const port = options.port ?? 8000;
@@ -627,6 +681,8 @@
         limit(options, "maxBodyBytes"),
         limit(options, "maxPendingRequests"),
         limit(options, "maxConnections"),
+        tls ? options.cert : "",
+        tls ? options.key : "",
       );
     const addr = { hostname: boundHost, port: boundPort, transport: "tcp" };
     let closed = false;
@@ -706,7 +762,9 @@
         });}
     }
     if (options.onListen) options.onListen(addr);
-    else console.info(`Listening on http://${boundHost}:${boundPort}/`);
+    else {console.info(
+        `Listening on ${tls ? "https" : "http"}://${boundHost}:${boundPort}/`,
+      );}
     return {
       addr,
       finished,
@@ -728,6 +786,8 @@
     build: Object.freeze({ os: "linux", target: "falco-deno" }),
     readFile: (path) => ops.op_falco_read_file(pathText(path)),
     readTextFile: (path) => ops.op_falco_read_text_file(pathText(path)),
+    readTextFileSync: (path) =>
+      ops.op_falco_read_text_file_sync(pathText(path)),
     async open(path, options = {}) {
       if (
         options.write || options.append || options.create || options.truncate
@@ -744,6 +804,8 @@
       yield* await ops.op_falco_read_dir(pathText(path));
     },
     serve,
+    createHttpClient,
+    HttpClient,
     env: Object.freeze({
       get: (name) => ops.op_falco_env_get(String(name)) ?? undefined,
       has: (name) => ops.op_falco_env_get(String(name)) !== null,

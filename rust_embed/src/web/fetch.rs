@@ -1,5 +1,8 @@
-//! The HTTP client behind `fetch`: hyper-util's client (HTTP/1.1, plain
-//! HTTP only: no TLS stack is linked) on the instance's tokio runtime. The
+//! The HTTP client behind `fetch`: hyper-util's client (HTTP/1.1) on the
+//! instance's tokio runtime, with hyper-rustls for `https:` (the system
+//! roots; `Deno.createHttpClient({ caCerts })` adds trust anchors). Each
+//! client is made on first use: an instance that only fetches `http:`
+//! never builds a TLS configuration. The
 //! URL is checked against the `net` grant (`check_net_url`, as Deno does);
 //! redirects are not followed (the 3xx response is returned, like
 //! `redirect: "manual"`). The whole response body is read, up to
@@ -14,6 +17,7 @@ use deno_error::JsErrorBox;
 use deno_permissions::PermissionsContainer;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use std::borrow::Cow;
@@ -24,6 +28,46 @@ use std::rc::Rc;
 const MAX_BODY: usize = 64 << 20;
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+fn https_client(config: std::sync::Arc<rustls::ClientConfig>) -> HttpsClient {
+  let connector = HttpsConnectorBuilder::new()
+    .with_tls_config((*config).clone())
+    .https_or_http()
+    .enable_http1()
+    .build();
+  Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// The client one fetch goes through.
+enum Chosen {
+  Plain(HttpClient),
+  Tls(HttpsClient),
+}
+
+/// A client of `Deno.createHttpClient`: its own trust anchors, its own
+/// connection pool (dropped on `close()`).
+pub struct HttpClientResource(HttpsClient);
+impl Resource for HttpClientResource {
+  fn name(&self) -> Cow<'_, str> {
+    "httpClient".into()
+  }
+}
+
+/// `Deno.createHttpClient({ caCerts })`: the system roots plus `caCerts`.
+#[op2]
+#[smi]
+pub fn op_falco_fetch_create_client(
+  state: &mut OpState,
+  #[serde] ca_certs: Vec<String>,
+) -> Result<ResourceId, JsErrorBox> {
+  let config = super::tls::client_config(&ca_certs)?;
+  Ok(
+    state
+      .resource_table
+      .add(HttpClientResource(https_client(config))),
+  )
+}
 
 /// A cancel handle for one `fetch` (its `AbortSignal`): closing it cancels.
 pub struct FetchCancel(CancelHandle);
@@ -61,8 +105,17 @@ pub struct Fetched {
   body_rid: ResourceId,
 }
 
-fn err(e: impl std::fmt::Display, url: &str) -> JsErrorBox {
-  JsErrorBox::type_error(format!("error sending request for url ({url}): {e}"))
+/// A failed request as Deno reports it, with the causes (hyper's own
+/// message is only "client error (Connect)"; the certificate problem is
+/// in the source chain).
+fn err(e: &(dyn std::error::Error + 'static), url: &str) -> JsErrorBox {
+  let mut text = format!("error sending request for url ({url}): {e}");
+  let mut source = e.source();
+  while let Some(s) = source {
+    text.push_str(&format!(": {s}"));
+    source = s.source();
+  }
+  JsErrorBox::type_error(text)
 }
 
 #[op2]
@@ -74,38 +127,49 @@ pub async fn op_falco_fetch(
   #[serde] headers: Vec<(String, String)>,
   #[buffer(copy)] body: Vec<u8>,
   #[smi] cancel_rid: ResourceId,
+  #[smi] client_rid: ResourceId,
 ) -> Result<Fetched, JsErrorBox> {
   let parsed =
     Url::parse(&url).map_err(|e| JsErrorBox::type_error(format!("Invalid URL: '{url}': {e}")))?;
-  match parsed.scheme() {
-    "http" => {}
-    "https" => {
-      return Err(JsErrorBox::new(
-        "NotSupported",
-        "https is not available in fetch inside a falco-deno plugin (no TLS stack is linked)",
-      ))
-    }
+  let https = match parsed.scheme() {
+    "http" => false,
+    "https" => true,
     s => {
       return Err(JsErrorBox::type_error(format!(
         "scheme '{s}' not supported"
       )))
     }
-  }
+  };
   let (client, cancel) = {
     let mut s = state.borrow_mut();
     s.borrow_mut::<PermissionsContainer>()
       .check_net_url(&parsed, "fetch()")
       .map_err(denied)?;
-    if !s.has::<HttpClient>() {
-      let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-      s.put(client);
-    }
+    let client = if client_rid != 0 {
+      let r = s
+        .resource_table
+        .get::<HttpClientResource>(client_rid)
+        .map_err(JsErrorBox::from_err)?;
+      Chosen::Tls(r.0.clone())
+    } else if https {
+      if !s.has::<HttpsClient>() {
+        let client = https_client(super::tls::default_client_config()?);
+        s.put(client);
+      }
+      Chosen::Tls(s.borrow::<HttpsClient>().clone())
+    } else {
+      if !s.has::<HttpClient>() {
+        let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+        s.put(client);
+      }
+      Chosen::Plain(s.borrow::<HttpClient>().clone())
+    };
     let cancel = if cancel_rid == 0 {
       None
     } else {
       s.resource_table.get::<FetchCancel>(cancel_rid).ok()
     };
-    (s.borrow::<HttpClient>().clone(), cancel)
+    (client, cancel)
   };
   let mut req = hyper::Request::builder()
     .method(
@@ -122,12 +186,16 @@ pub async fn op_falco_fetch(
     req.headers_mut().append(k, v);
   }
   let work = async {
-    let res = client.request(req).await.map_err(|e| err(e, &url))?;
+    let res = match client {
+      Chosen::Plain(c) => c.request(req).await,
+      Chosen::Tls(c) => c.request(req).await,
+    }
+    .map_err(|e| err(&e, &url))?;
     let (parts, body) = res.into_parts();
     let body = Limited::new(body, MAX_BODY)
       .collect()
       .await
-      .map_err(|e| err(e, &url))?
+      .map_err(|e| err(e.as_ref(), &url))?
       .to_bytes();
     Ok::<_, JsErrorBox>((parts, body))
   };

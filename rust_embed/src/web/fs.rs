@@ -1,5 +1,5 @@
 //! Files for the script, shaped like Deno's: `Deno.readFile`,
-//! `Deno.readTextFile`, `Deno.open` (read, seek, stat, close), `Deno.stat`,
+//! `Deno.readTextFile`, `Deno.readTextFileSync`, `Deno.open` (read, seek, stat, close), `Deno.stat`,
 //! `Deno.lstat`, `Deno.readDir`, and `Deno.env.get`. Every call checks the
 //! instance's permissions first and uses the path the check returns.
 //!
@@ -23,8 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 /// Largest single read, as Deno caps `read` on a file.
 const MAX_READ: usize = 16 << 20;
 
-fn check_read(state: &Rc<RefCell<OpState>>, path: &str, api: &str) -> Result<PathBuf, JsErrorBox> {
-  let mut state = state.borrow_mut();
+fn check_read(state: &mut OpState, path: &str, api: &str) -> Result<PathBuf, JsErrorBox> {
   let perms = state.borrow_mut::<PermissionsContainer>();
   let checked = perms
     .check_open(
@@ -46,7 +45,7 @@ pub async fn op_falco_read_file(
   state: Rc<RefCell<OpState>>,
   #[string] path: String,
 ) -> Result<Uint8Array, JsErrorBox> {
-  let checked = check_read(&state, &path, "Deno.readFile()")?;
+  let checked = check_read(&mut state.borrow_mut(), &path, "Deno.readFile()")?;
   let bytes = tokio::fs::read(&checked)
     .await
     .map_err(|e| io_error(e, "readfile", &path))?;
@@ -59,10 +58,27 @@ pub async fn op_falco_read_text_file(
   state: Rc<RefCell<OpState>>,
   #[string] path: String,
 ) -> Result<String, JsErrorBox> {
-  let checked = check_read(&state, &path, "Deno.readTextFile()")?;
+  let checked = check_read(&mut state.borrow_mut(), &path, "Deno.readTextFile()")?;
   let bytes = tokio::fs::read(&checked)
     .await
     .map_err(|e| io_error(e, "readfile", &path))?;
+  Ok(match String::from_utf8(bytes) {
+    Ok(s) => s,
+    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+  })
+}
+
+/// `Deno.readTextFileSync`: blocks the instance thread while it reads, as
+/// it blocks Deno's; for small files read once where no `await` is possible
+/// (a plugin's TLS certificate and key in its synchronous `open`).
+#[op2]
+#[string]
+pub fn op_falco_read_text_file_sync(
+  state: &mut OpState,
+  #[string] path: String,
+) -> Result<String, JsErrorBox> {
+  let checked = check_read(state, &path, "Deno.readTextFileSync()")?;
+  let bytes = std::fs::read(&checked).map_err(|e| io_error(e, "readfile", &path))?;
   Ok(match String::from_utf8(bytes) {
     Ok(s) => s,
     Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -90,7 +106,7 @@ pub async fn op_falco_open(
   state: Rc<RefCell<OpState>>,
   #[string] path: String,
 ) -> Result<ResourceId, JsErrorBox> {
-  let checked = check_read(&state, &path, "Deno.open()")?;
+  let checked = check_read(&mut state.borrow_mut(), &path, "Deno.open()")?;
   let file = tokio::fs::File::open(&checked)
     .await
     .map_err(|e| io_error(e, "open", &path))?;
@@ -236,7 +252,7 @@ pub async fn op_falco_stat(
   lstat: bool,
 ) -> Result<FileInfo, JsErrorBox> {
   let api = if lstat { "Deno.lstat()" } else { "Deno.stat()" };
-  let checked = check_read(&state, &path, api)?;
+  let checked = check_read(&mut state.borrow_mut(), &path, api)?;
   let m = if lstat {
     tokio::fs::symlink_metadata(&checked).await
   } else {
@@ -262,7 +278,7 @@ pub async fn op_falco_read_dir(
   state: Rc<RefCell<OpState>>,
   #[string] path: String,
 ) -> Result<Vec<DirEntry>, JsErrorBox> {
-  let checked = check_read(&state, &path, "Deno.readDir()")?;
+  let checked = check_read(&mut state.borrow_mut(), &path, "Deno.readDir()")?;
   let mut dir = tokio::fs::read_dir(&checked)
     .await
     .map_err(|e| io_error(e, "readdir", &path))?;

@@ -1,5 +1,6 @@
 //! The HTTP server behind `Deno.serve`: hyper 1 (HTTP/1.1) on the
-//! instance's tokio runtime. Requests go to JavaScript through a channel
+//! instance's tokio runtime, over TLS (tokio-rustls) when `cert`/`key` are
+//! given. Requests go to JavaScript through a channel
 //! that the glue in `bootstrap.js` drains with `op_falco_http_next`; the
 //! handler's `Response` comes back through `op_falco_http_respond_*`.
 //!
@@ -7,7 +8,9 @@
 //! (413, checked on `content-length` and while reading), requests pending
 //! (queued or in the handler: 503 with `Retry-After`), body read time
 //! (408), header read time (hyper closes the connection), open
-//! connections (closed at once). Each refusal is counted
+//! connections (closed at once), TLS handshake time (the connection is
+//! closed; a failed handshake, such as plain HTTP sent to an HTTPS port,
+//! only closes its own connection). Each refusal is counted
 //! (`op_falco_http_stats`) and, up to a bound of notes in flight, handed to
 //! JavaScript, which logs it (rate-limited).
 //!
@@ -56,7 +59,10 @@ struct Shared {
   refused_408: AtomicU64,
   refused_400: AtomicU64,
   refused_connections: AtomicU64,
+  tls_handshake_failures: AtomicU64,
   requests: AtomicU64,
+  /// `http` or `https`, for the request URLs.
+  scheme: &'static str,
 }
 
 struct Served {
@@ -183,7 +189,7 @@ async fn handle(
     .path_and_query()
     .map(|p| p.as_str())
     .unwrap_or("/");
-  let url = format!("http://{host}{path}");
+  let url = format!("{}://{host}{path}", shared.scheme);
   let headers = parts
     .headers
     .iter()
@@ -224,11 +230,31 @@ async fn handle(
 
 type Listener = Rc<RefCell<Option<tokio::net::TcpListener>>>;
 
+/// Serves the requests of one connection, plain or TLS.
+async fn serve_connection<I>(
+  io: I,
+  shared: Arc<Shared>,
+  tx: mpsc::UnboundedSender<Msg>,
+  remote: SocketAddr,
+  local: SocketAddr,
+) where
+  I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+  let service =
+    hyper::service::service_fn(move |req| handle(req, shared.clone(), tx.clone(), remote, local));
+  let _ = hyper::server::conn::http1::Builder::new()
+    .timer(TokioTimer::new())
+    .header_read_timeout(HEADER_TIMEOUT)
+    .serve_connection(TokioIo::new(io), service)
+    .await;
+}
+
 async fn accept_loop(
   listener: Listener,
   local: SocketAddr,
   shared: Arc<Shared>,
   tx: mpsc::UnboundedSender<Msg>,
+  tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
   let mut connections = tokio::task::JoinSet::new();
   loop {
@@ -256,16 +282,24 @@ async fn accept_loop(
     shared.connections.fetch_add(1, Ordering::Relaxed);
     let shared = shared.clone();
     let tx = tx.clone();
+    let tls = tls.clone();
     connections.spawn(async move {
+      let _slot = Slot(&shared.connections);
       let s = shared.clone();
-      let service =
-        hyper::service::service_fn(move |req| handle(req, s.clone(), tx.clone(), remote, local));
-      let _ = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
-      shared.connections.fetch_sub(1, Ordering::Relaxed);
+      match tls {
+        None => serve_connection(stream, s, tx, remote, local).await,
+        // The handshake shares the header deadline: a client that connects
+        // and sends nothing holds a connection no longer than over HTTP.
+        Some(acceptor) => match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await
+        {
+          Ok(Ok(stream)) => serve_connection(stream, s, tx, remote, local).await,
+          _ => {
+            shared
+              .tls_handshake_failures
+              .fetch_add(1, Ordering::Relaxed);
+          }
+        },
+      }
     });
   }
 }
@@ -324,6 +358,8 @@ pub struct Listening {
 }
 
 /// Binds and starts serving; the port is checked against the `net` grant.
+/// `cert` and `key` are PEM texts, both empty for plain HTTP.
+#[allow(clippy::too_many_arguments)]
 #[op2]
 #[serde]
 pub fn op_falco_http_serve(
@@ -333,6 +369,8 @@ pub fn op_falco_http_serve(
   #[smi] max_body: u32,
   #[smi] max_pending: u32,
   #[smi] max_connections: u32,
+  #[string] cert: String,
+  #[string] key: String,
 ) -> Result<Listening, JsErrorBox> {
   let port =
     u16::try_from(port).map_err(|_| JsErrorBox::range_error(format!("invalid port {port}")))?;
@@ -340,6 +378,18 @@ pub fn op_falco_http_serve(
     .borrow_mut::<PermissionsContainer>()
     .check_net(&(hostname.as_str(), Some(port)), "Deno.serve()")
     .map_err(denied)?;
+  // Checked before binding: a bad certificate leaves no port taken.
+  let tls = match (cert.is_empty(), key.is_empty()) {
+    (true, true) => None,
+    (false, false) => Some(tokio_rustls::TlsAcceptor::from(super::tls::server_config(
+      &cert, &key,
+    )?)),
+    _ => {
+      return Err(JsErrorBox::type_error(
+        "Both 'cert' and 'key' must be provided to enable HTTPS",
+      ))
+    }
+  };
   let io = |e: std::io::Error| {
     let class = deno_error::JsErrorClass::get_class(&e);
     JsErrorBox::new(class, format!("{e}: listen {hostname}:{port}"))
@@ -360,11 +410,19 @@ pub fn op_falco_http_serve(
     refused_408: AtomicU64::new(0),
     refused_400: AtomicU64::new(0),
     refused_connections: AtomicU64::new(0),
+    tls_handshake_failures: AtomicU64::new(0),
     requests: AtomicU64::new(0),
+    scheme: if tls.is_some() { "https" } else { "http" },
   });
   let (tx, rx) = mpsc::unbounded_channel();
   let listener: Listener = Rc::new(RefCell::new(Some(listener)));
-  let accept = deno_core::unsync::spawn(accept_loop(listener.clone(), local, shared.clone(), tx));
+  let accept = deno_core::unsync::spawn(accept_loop(
+    listener.clone(),
+    local,
+    shared.clone(),
+    tx,
+    tls,
+  ));
   let rid = state.resource_table.add(ServerResource {
     listener,
     accept: RefCell::new(Some(accept)),
@@ -541,6 +599,7 @@ pub struct Stats {
   refused408: f64,
   refused400: f64,
   refused_connections: f64,
+  tls_handshake_failures: f64,
 }
 
 /// The server's counters.
@@ -565,6 +624,7 @@ pub fn op_falco_http_stats(
     refused408: n(&s.refused_408),
     refused400: n(&s.refused_400),
     refused_connections: n(&s.refused_connections),
+    tls_handshake_failures: n(&s.tls_handshake_failures),
   })
 }
 

@@ -6,13 +6,14 @@
 //!   registered lazily and `bootstrap.js` defines the globals as getters
 //!   that load a script on first use (no snapshot on QuickJS-ng: anything
 //!   loaded eagerly would be parsed at every `plugin_init`).
-//! - `falco_web`: our ops (files, env, the HTTP server, fetch) and `bootstrap.js`, with one
+//! - `falco_web`: our ops (files, env, the HTTP(S) server, fetch) and `bootstrap.js`, with one
 //!   `PermissionsContainer` per instance built from the operator's grants.
 
 pub mod fetch;
 pub mod fs;
 pub mod http;
 pub mod permissions;
+pub mod tls;
 
 use crate::logger::Logger;
 use deno_core::{Extension, ExtensionFileSource, ExtensionFileSourceCode};
@@ -29,6 +30,7 @@ deno_core::extension!(
   ops = [
     fs::op_falco_read_file,
     fs::op_falco_read_text_file,
+    fs::op_falco_read_text_file_sync,
     fs::op_falco_open,
     fs::op_falco_file_read,
     fs::op_falco_file_seek,
@@ -48,6 +50,7 @@ deno_core::extension!(
     fetch::op_falco_fetch_cancel_handle,
     fetch::op_falco_fetch_body,
     fetch::op_falco_fetch_body_text,
+    fetch::op_falco_fetch_create_client,
   ],
   js = [dir "src/web", "bootstrap.js"],
   options = { permissions: deno_permissions::PermissionsContainer },

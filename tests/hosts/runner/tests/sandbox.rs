@@ -284,8 +284,8 @@ fn inventory_has_no_outside_ops() {
     // The Deno namespace holds the sanctioned APIs only; deno_core's raw
     // ops (`Deno.core`) are out of the plugin's reach.
     let allowed = [
-        "FsFile", "SeekMode", "build", "env", "errors", "lstat", "open", "readDir", "readFile",
-        "readTextFile", "serve", "stat",
+        "FsFile", "HttpClient", "SeekMode", "build", "createHttpClient", "env", "errors", "lstat", "open", "readDir",
+        "readFile", "readTextFile", "readTextFileSync", "serve", "stat",
     ];
     let extra: Vec<_> = deno.iter().filter(|d| !allowed.contains(&d.as_str())).collect();
     assert!(extra.is_empty(), "Deno has more than the sanctioned APIs: {extra:?}");
