@@ -60,11 +60,27 @@ export function wrapPluginError(
     `${what}: ${errorText(err)}`,
     { cause: err },
   );
-  if (err instanceof Error && typeof err.stack === "string") {
-    const frames = err.stack.split("\n").filter((l) => /^\s+at /.test(l));
-    if (frames.length > 0) {
-      wrapped.stack = `PluginError: ${wrapped.message}\n${frames.join("\n")}`;
-    }
+  if (err instanceof Error) {
+    // The plugin's frames, read only when somebody reads the stack: on
+    // QuickJS-ng every stack formatted costs memory for good, and the embed
+    // formats only a bounded number (rust_embed/src/bridge.rs).
+    Object.defineProperty(wrapped, "stack", {
+      configurable: true,
+      get() {
+        const frames = typeof err.stack === "string"
+          ? err.stack.split("\n").filter((l) => /^\s+at /.test(l))
+          : [];
+        const stack = [`PluginError: ${wrapped.message}`, ...frames].join(
+          "\n",
+        );
+        Object.defineProperty(wrapped, "stack", {
+          configurable: true,
+          writable: true,
+          value: stack,
+        });
+        return stack;
+      },
+    });
   }
   return wrapped;
 }

@@ -5,6 +5,8 @@
 use deno_core::error::JsError;
 use deno_core::v8;
 use deno_core::JsRuntime;
+use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 pub const BRIDGE_GLOBAL: &str = "__falcoDenoBridge";
 pub const RESERVED_CONFIG_KEY: &str = "falco_deno";
@@ -208,7 +210,7 @@ fn js_error<'s>(
   scope: &mut v8::PinScope<'s, '_>,
   exception: v8::Local<'s, v8::Value>,
 ) -> CallError {
-  if exception.is_native_error() {
+  if exception.is_native_error() && may_format_stack() {
     let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
       JsError::from_v8_exception(scope, exception)
     }));
@@ -224,7 +226,44 @@ fn js_error<'s>(
       .map(|s| s.to_rust_string_lossy(scope))
       .unwrap_or_else(|| "a value that is not an Error".to_string())
   };
+  if exception.is_native_error() {
+    // An Error whose stack is not formatted (see `may_format_stack`).
+    return CallError::Internal(format!(
+      "{text} (source location left out: too many errors)"
+    ));
+  }
   CallError::Internal(format!("uncaught exception: {text}"))
+}
+
+/// Errors of one instance whose stack is formatted (for the source line in
+/// the error text) before the rate limit starts.
+const LOCATED_ERRORS: u32 = 100;
+/// After that, one error per this interval gets its source line.
+const LOCATED_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Whether this error may be converted with its stack. Always on V8; on an
+/// engine where formatting a stack leaks ([`crate::engine::STACK_FORMAT_LEAKS`])
+/// a plugin that throws on every event would grow the host without bound,
+/// so past [`LOCATED_ERRORS`] only one error per [`LOCATED_INTERVAL`] is.
+/// Each instance runs on its own thread, so a thread-local budget is the
+/// instance's.
+fn may_format_stack() -> bool {
+  if !crate::engine::STACK_FORMAT_LEAKS {
+    return true;
+  }
+  thread_local! {
+    static LOCATED: Cell<(u32, Option<Instant>)> = const { Cell::new((0, None)) };
+  }
+  LOCATED.with(|located| {
+    let (count, last) = located.get();
+    let now = Instant::now();
+    let allowed =
+      count < LOCATED_ERRORS || last.is_none_or(|t| now.duration_since(t) >= LOCATED_INTERVAL);
+    if allowed {
+      located.set((count.saturating_add(1), Some(now)));
+    }
+    allowed
+  })
 }
 
 /// Why a bridge call failed.

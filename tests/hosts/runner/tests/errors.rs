@@ -27,3 +27,38 @@ fn exception_in_extract_names_the_plugin_source_line() {
   assert!(p.extract(&events[0], "dummy.value").expect("value").is_some());
   p.destroy();
 }
+
+/// A plugin that throws on every event must not grow the host: on
+/// QuickJS-ng each formatted stack costs memory for good, so past the first
+/// 100 errors of an instance (then one a minute) the text leaves the source
+/// location out (rust_embed/src/bridge.rs, `may_format_stack`).
+#[test]
+fn errors_on_every_event_do_not_grow_memory() {
+  let Ok(path) = std::env::var("FALCO_DENO_TEST_PLUGIN") else {
+    eprintln!("SKIP: FALCO_DENO_TEST_PLUGIN is not set");
+    return;
+  };
+  let lib = load(&path).expect("load plugin");
+  let p = RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init");
+  let events = p.read_events(r#"{"start":1,"maxEvents":100}"#, 100).expect("events");
+  let mut throw = |rounds: u64| {
+    let mut last = String::new();
+    for i in 0..rounds {
+      let mut evt = events[(i % 100) as usize].clone();
+      evt.num += i;
+      let err = p.extract(&evt, "dummy.divisible[0]").expect_err("divisor 0 must fail");
+      last = format!("{err:#}");
+    }
+    last
+  };
+  let first = throw(1);
+  assert!(first.contains("(at extract dummy.ts:"), "{first}");
+  throw(2_000);
+  let before = falco_deno_host::rss_kb();
+  let last = throw(20_000);
+  let grown = falco_deno_host::rss_kb().saturating_sub(before);
+  assert!(last.contains("divisor must not be 0"), "{last}");
+  assert!(grown < 8 * 1024, "20,000 errors grew the host by {grown} KiB");
+  assert!(p.extract(&events[0], "dummy.value").expect("value").is_some());
+  p.destroy();
+}
