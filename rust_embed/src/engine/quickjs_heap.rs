@@ -216,11 +216,11 @@ extern "C" {
 #[no_mangle]
 pub extern "C" fn __wrap_JS_NewRuntime() -> *mut c_void {
   let heap = Box::into_raw(Heap::new());
-  let runtime = unsafe { JS_NewRuntime2(&FUNCTIONS, heap as *mut c_void) };
-  if runtime.is_null() {
-    drop(unsafe { Box::from_raw(heap) });
-  }
-  runtime
+  // On failure the heap is left alone: if the `JSRuntime` was allocated,
+  // `JS_NewRuntime2` has freed it through `JS_FreeRuntime`, which released
+  // the heap too; if not, the heap is an empty list header, a few bytes on
+  // an out-of-memory path, not worth telling the two cases apart.
+  unsafe { JS_NewRuntime2(&FUNCTIONS, heap as *mut c_void) }
 }
 
 #[cfg(test)]
