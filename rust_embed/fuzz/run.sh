@@ -61,17 +61,20 @@ start=$(date +%s.%N)
 "$bin" "${args[@]}" "$corpus" "$here/seeds/$target" >"$log" 2>&1
 code=$?
 secs=$(echo "$(date +%s.%N) - $start" | bc)
-runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
-[ -z "$runs" ] && runs=$(grep -oE '^Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' | tail -1)
+runs=$(grep -aoE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+[ -z "$runs" ] && runs=$(grep -aoE '^Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' | tail -1)
 runs=${runs:-0}
-eps=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+eps=$(grep -aoE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
 eps=${eps:-$(echo "$runs / $secs" | bc)}
 ncorpus=$(find "$corpus" -type f | wc -l)
-if [ $code -ne 0 ] && grep -q 'run interrupted' "$log"; then
+if [ $code -ne 0 ] && grep -aq 'run interrupted' "$log"; then
   fail "interrupted after $runs runs ($eps exec/s), no crash found; log $log"
 fi
+if [ $code -eq 0 ] && [ "$runs" -eq 0 ]; then
+  fail "no input was executed; log $log"
+fi
 if [ $code -ne 0 ]; then
-  grep -E 'ERROR|panicked|SUMMARY|Test unit written|deadly signal' "$log" | head -8
+  grep -aE 'ERROR|panicked|SUMMARY|Test unit written|deadly signal' "$log" | head -8
   fail "exit $code after $runs runs; log $log; artifacts $artifacts"
 fi
 printf 'fuzz %s: ok, %s runs in %.0f s (%s exec/s), corpus %s, 0 crashes\n' "$target" "$runs" "$secs" "$eps" "$ncorpus"
