@@ -3,7 +3,7 @@
 
 use crate::manifest::cstr;
 use crate::plugin::{guard, Plugin};
-use crate::prefetch::Plan;
+use crate::prefetch::{Plan, Prefetch};
 use crate::worker::{Request, Response, PLUGIN_EVENT_TYPE};
 use falco_plugin_api::*;
 use std::ffi::c_char;
@@ -85,33 +85,31 @@ unsafe fn extract(
     Plan::Extract(requests) => requests,
   };
   let speculative = requests.len() > fields.len();
-  let mut combined = *asked;
-  combined.num_fields = requests.len() as u32;
-  combined.fields = requests.as_mut_ptr();
-  let request = Request::Extract {
-    event: evt,
-    input: &combined,
-  };
-  match plugin.call_reporting(request, !speculative) {
-    Response::Done => {
-      prefetch.keep(fields, &requests);
-      Response::Done
+  // One hop for `requests` (the asked-for fields first); the answers are
+  // kept for the calls that follow.
+  let hop = |requests: &mut [ss_plugin_extract_field],
+             report: bool,
+             prefetch: &mut Prefetch,
+             fields: &mut [ss_plugin_extract_field]| {
+    let mut combined = *asked;
+    combined.num_fields = requests.len() as u32;
+    combined.fields = requests.as_mut_ptr();
+    let request = Request::Extract {
+      event: evt,
+      input: &combined,
+    };
+    let response = plugin.call_reporting(request, report);
+    if let Response::Done = response {
+      prefetch.keep(fields, requests);
     }
+    response
+  };
+  match hop(&mut requests, !speculative, &mut prefetch, fields) {
     Response::Failed(_) if speculative => {
       // A guessed field may be what failed: ask again for what the host
       // asked, and report only that.
-      let mut requests = fields.to_vec();
-      combined.num_fields = requests.len() as u32;
-      combined.fields = requests.as_mut_ptr();
-      let request = Request::Extract {
-        event: evt,
-        input: &combined,
-      };
-      let response = plugin.call(request);
-      if let Response::Done = response {
-        prefetch.keep(fields, &requests);
-      }
-      response
+      let mut asked_only = fields.to_vec();
+      hop(&mut asked_only, true, &mut prefetch, fields)
     }
     other => other,
   }

@@ -214,9 +214,7 @@ impl Prefetch {
   }
 
   unsafe fn set_current(&mut self, event: &ss_plugin_event_input) {
-    self.event.clear();
-    self.answers.clear();
-    self.asked.clear();
+    self.forget();
     if let Some(bytes) = event_bytes(event) {
       self.event.extend_from_slice(&event.evtnum.to_le_bytes());
       self.event.extend_from_slice(bytes);
