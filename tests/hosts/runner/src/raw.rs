@@ -210,7 +210,6 @@ impl RawPlugin {
     /// One extract_fields call, num_fields = 1, field written as
     /// `name` or `name[arg]`. Ok(None): no value.
     pub fn extract(&self, evt: &OwnedEvent, field: &str) -> Result<Option<Vec<Value>>> {
-        let ef = self.lib.api.__bindgen_anon_2.extract_fields.ok_or_else(|| anyhow!("no plugin_extract_fields"))?;
         let (name, arg) = match field.find('[') {
             Some(i) if field.ends_with(']') => (&field[..i], Some(&field[i + 1..field.len() - 1])),
             Some(_) => bail!("malformed field '{field}'"),
@@ -247,17 +246,7 @@ impl RawPlugin {
             ftype: d.ftype,
             flist: d.is_list as u32,
         };
-        let input = api::ss_plugin_field_extract_input {
-            owner: std::ptr::null_mut(),
-            get_owner_last_error: None,
-            num_fields: 1,
-            fields: &mut req,
-            table_reader: unsafe { std::mem::zeroed() },
-            table_reader_ext: std::ptr::null_mut(),
-            value_offsets: std::ptr::null_mut(),
-        };
-        let ein = self.event_input(evt);
-        let rc = unsafe { ef(self.state, &ein, &input) };
+        let rc = self.extract_request(evt, &mut req)?;
         if rc != api::ss_plugin_rc_SS_PLUGIN_SUCCESS {
             bail!("extract_fields('{field}') rc={rc}: {}", self.last_error());
         }
@@ -280,6 +269,23 @@ impl RawPlugin {
             }
         }
         Ok(Some(vals))
+    }
+
+    /// One extract_fields call for `req` alone (num_fields = 1), as libsinsp
+    /// makes it, without checking the request first; `req` gets the results.
+    pub fn extract_request(&self, evt: &OwnedEvent, req: &mut api::ss_plugin_extract_field) -> Result<api::ss_plugin_rc> {
+        let ef = self.lib.api.__bindgen_anon_2.extract_fields.ok_or_else(|| anyhow!("no plugin_extract_fields"))?;
+        let input = api::ss_plugin_field_extract_input {
+            owner: std::ptr::null_mut(),
+            get_owner_last_error: None,
+            num_fields: 1,
+            fields: req,
+            table_reader: unsafe { std::mem::zeroed() },
+            table_reader_ext: std::ptr::null_mut(),
+            value_offsets: std::ptr::null_mut(),
+        };
+        let ein = self.event_input(evt);
+        Ok(unsafe { ef(self.state, &ein, &input) })
     }
 
     /// plugin_get_metrics, copied out (the plugin owns the array until the

@@ -296,21 +296,7 @@ fn extract_without_arg(p: &RawPlugin, e: &OwnedEvent, name: &str) -> String {
         ftype: d.ftype,
         flist: 0,
     };
-    let input = api::ss_plugin_field_extract_input {
-        owner: std::ptr::null_mut(),
-        get_owner_last_error: None,
-        num_fields: 1,
-        fields: &mut req,
-        table_reader: unsafe { std::mem::zeroed() },
-        table_reader_ext: std::ptr::null_mut(),
-        value_offsets: std::ptr::null_mut(),
-    };
-    let ein = api::ss_plugin_event_input {
-        evt: e.bytes.as_ptr() as *const api::ss_plugin_event,
-        evtnum: e.num,
-        evtsrc: c"dummy".as_ptr(),
-    };
-    let rc = unsafe { (p.lib.api.__bindgen_anon_2.extract_fields.unwrap())(p.state, &ein, &input) };
+    let rc = p.extract_request(e, &mut req).expect("extract_fields exported");
     if rc == api::ss_plugin_rc_SS_PLUGIN_SUCCESS {
         format!("SUCCESS with {} values (plugin tolerated the missing argument)", req.res_len)
     } else {
