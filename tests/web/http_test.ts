@@ -16,7 +16,7 @@ import { REPO_ROOT } from "../../runtime/engines.ts";
 import webhook, { parseListen } from "../../plugins/webhook.ts";
 import poll from "../../plugins/poll.ts";
 
-import { ENGINE, HOST, hostPresent } from "./_host.ts";
+import { ENGINE, HOST, hostPresent, packPlugin } from "./_host.ts";
 import { type TestCerts, testCerts } from "./_tls.ts";
 
 function freePort(): number {
@@ -166,30 +166,9 @@ Deno.test("webhook over HTTPS under Deno: tlsCertFile/tlsKeyFile, plain HTTP ref
   bad.destroy();
 });
 
-const packed: Record<string, string> = {};
-async function pack(
-  src = "plugins/webhook.ts",
-  name = "webhook",
-): Promise<string> {
-  if (packed[name]) return packed[name];
-  const out = await Deno.makeTempDir({ prefix: "fdhttp-so" });
-  const so = join(out, `lib${name}.so`);
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      join(REPO_ROOT, "runtime/build_cli.ts"),
-      join(REPO_ROOT, src),
-      "--engine",
-      ENGINE,
-      "-o",
-      so,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
-  return packed[name] = so;
+/** The packed webhook plugin, or another with its library name. */
+function pack(src = "plugins/webhook.ts", name = "webhook"): Promise<string> {
+  return packPlugin(src, name);
 }
 
 Deno.test({

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../runtime/engines.ts";
 
-import { ENGINE, HOST, hostPresent } from "./_host.ts";
+import { ENGINE, HOST, hostPresent, packPlugin } from "./_host.ts";
 
 async function run(
   cmd: string,
@@ -76,32 +76,12 @@ const EXPECTED = [
   "followFile ok",
 ];
 
-let packed: Record<string, string> | undefined;
-async function pack(): Promise<Record<string, string>> {
-  if (packed) return packed;
-  const out = await Deno.makeTempDir({ prefix: "fdweb-so" });
-  packed = {};
-  for (
-    const [name, src] of [["probe", "tests/web/web_probe.ts"], [
-      "jsonl",
-      "plugins/jsonl.ts",
-    ]]
-  ) {
-    const so = join(out, `lib${name}.so`);
-    const r = await run(Deno.execPath(), [
-      "run",
-      "-A",
-      join(REPO_ROOT, "runtime/build_cli.ts"),
-      join(REPO_ROOT, src),
-      "--engine",
-      ENGINE,
-      "-o",
-      so,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    packed[name] = so;
-  }
-  return packed;
+/** The web probe and the jsonl plugin, packed. */
+async function pack(): Promise<{ probe: string; jsonl: string }> {
+  return {
+    probe: await packPlugin("tests/web/web_probe.ts", "probe"),
+    jsonl: await packPlugin("plugins/jsonl.ts", "jsonl"),
+  };
 }
 
 function payloads(
