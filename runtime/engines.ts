@@ -11,6 +11,7 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { preparePatchedCrates } from "./patched_crates.ts";
 
 /** The engines the embed can be built with. */
 export type Engine = "v8" | "quickjs";
@@ -204,6 +205,7 @@ export async function genericLibrary(
     })`,
   );
   const started = performance.now();
+  await preparePatchedCrates(REPO_ROOT, cacheDir(), log);
   const cargo = new Deno.Command("cargo", {
     args: [
       "build",

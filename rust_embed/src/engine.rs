@@ -25,8 +25,47 @@ pub fn prepare_process() {
   ONCE.call_once(|| {
     // QuickJS-ng (v8x) caches compiled bytecode under $HOME/.cache by
     // default. Falco runs as root on every node: a plugin must not write
-    // there, and the bundle is parsed once per instance anyway.
+    // there. With the disk cache off, our v8x patch (patches/v8x.patch)
+    // keeps the bytecode in memory, so each source is parsed once per
+    // process, not once per instance.
     #[cfg(feature = "quickjs")]
     std::env::set_var("V82JSC_NO_BC_CACHE", "1");
   });
+}
+
+#[cfg(all(test, feature = "quickjs"))]
+mod tests {
+  use deno_core::{JsRuntime, RuntimeOptions};
+
+  /// Source bytes the engine compiled to run `source` in a fresh runtime,
+  /// on a thread of its own as a plugin instance is.
+  fn bytes_compiled(source: &'static str) -> usize {
+    super::prepare_process();
+    std::thread::spawn(move || {
+      let tokio = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+      let _entered = tokio.enter();
+      let mut runtime = JsRuntime::new(RuntimeOptions::default());
+      let compiled = |runtime: &mut JsRuntime| {
+        runtime
+          .v8_isolate()
+          .get_heap_code_and_metadata_statistics()
+          .unwrap()
+          .bytecode_and_metadata_size()
+      };
+      let before = compiled(&mut runtime);
+      runtime.execute_script("bytecode_probe.js", source).unwrap();
+      compiled(&mut runtime) - before
+    })
+    .join()
+    .unwrap()
+  }
+
+  #[test]
+  fn a_script_is_parsed_once_per_process() {
+    let source = "globalThis.probe = [1, 2, 3].map((x) => x * 7).join();";
+    assert_eq!(bytes_compiled(source), source.len());
+    assert_eq!(bytes_compiled(source), 0, "parsed again in a new runtime");
+  }
 }

@@ -130,7 +130,7 @@ mod tests {
     assert!(g.read.is_none() && g.write.is_none() && g.net.is_none() && g.env.is_none());
     let g = grants(r#"{"allowRead": [], "allowNet": false}"#);
     assert!(g.read.is_none() && g.net.is_none());
-    let mut c = g.container().unwrap();
+    let c = g.container().unwrap();
     let e = c.check_env("HOME").unwrap_err();
     let msg = denied(e).to_string();
     assert!(msg.contains("env access to \"HOME\""), "{msg}");
