@@ -91,7 +91,10 @@ pub fn load(path: &str) -> Result<&'static Lib> {
     if a.init.is_none() || a.get_name.is_none() {
         bail!("{path}: not a Falco plugin (no plugin_init / plugin_get_name)");
     }
-    let l: &'static Lib = Box::leak(Box::new(Lib { path: path.to_string(), api: a }));
+    let l: &'static Lib = Box::leak(Box::new(Lib {
+        path: path.to_string(),
+        api: a,
+    }));
     m.insert(path.to_string(), l);
     Ok(l)
 }
@@ -111,10 +114,16 @@ pub fn cstr_opt(p: *const c_char) -> Option<String> {
 
 impl Lib {
     pub fn name(&self) -> String {
-        self.api.get_name.and_then(|f| cstr_opt(unsafe { f() })).unwrap_or_default()
+        self.api
+            .get_name
+            .and_then(|f| cstr_opt(unsafe { f() }))
+            .unwrap_or_default()
     }
     pub fn required_api_version(&self) -> String {
-        self.api.get_required_api_version.and_then(|f| cstr_opt(unsafe { f() })).unwrap_or_default()
+        self.api
+            .get_required_api_version
+            .and_then(|f| cstr_opt(unsafe { f() }))
+            .unwrap_or_default()
     }
 }
 
@@ -150,7 +159,9 @@ unsafe extern "C-unwind" fn tramp_init(
     input: *const api::ss_plugin_init_input,
     rc: *mut api::ss_plugin_rc,
 ) -> *mut api::ss_plugin_t {
-    let lib = CURRENT_LIB.with(|c| c.get()).expect("tramp_init outside register");
+    let lib = CURRENT_LIB
+        .with(|c| c.get())
+        .expect("tramp_init outside register");
     let s = unsafe { (lib.api.init.unwrap())(input, rc) };
     LAST_STATE.with(|c| c.set(s as usize));
     s
@@ -163,7 +174,11 @@ unsafe extern "C-unwind" fn tramp_open(
 ) -> *mut api::ss_instance_t {
     let m = states().lock().unwrap();
     let r = m.get(&(s as usize)).expect("open on an unknown state");
-    let p = if params.is_null() { r.open_params.as_ptr() } else { params };
+    let p = if params.is_null() {
+        r.open_params.as_ptr()
+    } else {
+        params
+    };
     let open = r.lib.api.__bindgen_anon_1.open.unwrap();
     drop(m);
     unsafe { open(s, p, rc) }
@@ -181,7 +196,9 @@ unsafe extern "C-unwind" fn tramp_next_batch(
     evts: *mut *mut *mut api::ss_plugin_event,
 ) -> api::ss_plugin_rc {
     let mut m = states().lock().unwrap();
-    let r = m.get_mut(&(s as usize)).expect("next_batch on an unknown state");
+    let r = m
+        .get_mut(&(s as usize))
+        .expect("next_batch on an unknown state");
     if r.pending_eof {
         r.pending_eof = false;
         unsafe { *nevts = 0 };
@@ -192,7 +209,12 @@ unsafe extern "C-unwind" fn tramp_next_batch(
     let rc = unsafe { nb(s, h, nevts, evts) };
     let n = unsafe { *nevts };
     if n > 0 && rc == api::ss_plugin_rc_SS_PLUGIN_EOF {
-        states().lock().unwrap().get_mut(&(s as usize)).unwrap().pending_eof = true;
+        states()
+            .lock()
+            .unwrap()
+            .get_mut(&(s as usize))
+            .unwrap()
+            .pending_eof = true;
         return api::ss_plugin_rc_SS_PLUGIN_SUCCESS;
     }
     if n > 0 && rc == api::ss_plugin_rc_SS_PLUGIN_TIMEOUT {
@@ -203,19 +225,21 @@ unsafe extern "C-unwind" fn tramp_next_batch(
 
 fn shim_api(lib: &'static Lib) -> &'static api::plugin_api {
     static SHIMS: OnceLock<Mutex<HashMap<usize, &'static api::plugin_api>>> = OnceLock::new();
-    let mut m = SHIMS.get_or_init(|| Mutex::new(HashMap::new())).lock().unwrap();
-    m.entry(lib as *const Lib as usize)
-        .or_insert_with(|| {
-            let mut a = lib.api;
-            a.init = Some(tramp_init);
-            if a.__bindgen_anon_1.open.is_some() {
-                a.__bindgen_anon_1.open = Some(tramp_open);
-            }
-            if a.__bindgen_anon_1.next_batch.is_some() {
-                a.__bindgen_anon_1.next_batch = Some(tramp_next_batch);
-            }
-            Box::leak(Box::new(a))
-        })
+    let mut m = SHIMS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap();
+    m.entry(lib as *const Lib as usize).or_insert_with(|| {
+        let mut a = lib.api;
+        a.init = Some(tramp_init);
+        if a.__bindgen_anon_1.open.is_some() {
+            a.__bindgen_anon_1.open = Some(tramp_open);
+        }
+        if a.__bindgen_anon_1.next_batch.is_some() {
+            a.__bindgen_anon_1.next_batch = Some(tramp_next_batch);
+        }
+        Box::leak(Box::new(a))
+    })
 }
 
 /// A plugin registered in a runner: its library and state, for
@@ -239,7 +263,12 @@ impl Handle {
 
 /// Registers `lib` with `config` (and `open` params for a source) in the
 /// runner. Errors carry the plugin's last error.
-pub fn register(runner: &mut PluginRunner, lib: &'static Lib, config: &str, open: &str) -> Result<Handle> {
+pub fn register(
+    runner: &mut PluginRunner,
+    lib: &'static Lib,
+    config: &str,
+    open: &str,
+) -> Result<Handle> {
     let shim = shim_api(lib);
     let cfg = CString::new(config).context("config contains NUL")?;
     CURRENT_LIB.with(|c| c.set(Some(lib)));
@@ -255,7 +284,11 @@ pub fn register(runner: &mut PluginRunner, lib: &'static Lib, config: &str, open
     }
     states().lock().unwrap().insert(
         state,
-        Registered { lib, open_params: CString::new(open).context("open params contain NUL")?, pending_eof: false },
+        Registered {
+            lib,
+            open_params: CString::new(open).context("open params contain NUL")?,
+            pending_eof: false,
+        },
     );
     Ok(Handle { lib, state })
 }
@@ -411,7 +444,12 @@ pub fn run_scenario(sc: &Scenario, want_info: bool) -> ScenarioResult {
 fn run_scenario_inner(sc: &Scenario, want_info: bool, out: &mut ScenarioResult) -> Result<()> {
     let lib = load(&sc.plugin)?;
     let mut runner = PluginRunner::new();
-    let mut handles = vec![register(&mut runner, lib, &sc.config.text(), &sc.open.text())?];
+    let mut handles = vec![register(
+        &mut runner,
+        lib,
+        &sc.config.text(),
+        &sc.open.text(),
+    )?];
     for x in &sc.extractors {
         let l = load(&x.plugin)?;
         handles.push(register(&mut runner, l, &x.config.text(), "")?);
@@ -419,7 +457,9 @@ fn run_scenario_inner(sc: &Scenario, want_info: bool, out: &mut ScenarioResult) 
     // start_capture consumes the runner: on failure the plugins are already
     // destroyed, so their last error must not be read here (the runner's
     // error carries it).
-    let mut cap = runner.start_capture().map_err(|e| anyhow!("open failed: {e:#}"))?;
+    let mut cap = runner
+        .start_capture()
+        .map_err(|e| anyhow!("open failed: {e:#}"))?;
     let mut idle_since = Instant::now();
     while (out.events.len() as u64) < sc.max_events {
         let evt = match cap.next_event() {
@@ -431,12 +471,18 @@ fn run_scenario_inner(sc: &Scenario, want_info: bool, out: &mut ScenarioResult) 
                 }
                 Some(ScapStatus::Timeout) => {
                     if idle_since.elapsed() > Duration::from_millis(sc.timeout_ms) {
-                        bail!("no event for {} ms (next_batch kept returning TIMEOUT)", sc.timeout_ms);
+                        bail!(
+                            "no event for {} ms (next_batch kept returning TIMEOUT)",
+                            sc.timeout_ms
+                        );
                     }
                     std::thread::sleep(Duration::from_micros(200));
                     continue;
                 }
-                _ => bail!("next_batch failed: {e:#}; last error: {:?}", handles[0].last_error()),
+                _ => bail!(
+                    "next_batch failed: {e:#}; last error: {:?}",
+                    handles[0].last_error()
+                ),
             },
         };
         idle_since = Instant::now();
@@ -451,11 +497,16 @@ fn run_scenario_inner(sc: &Scenario, want_info: bool, out: &mut ScenarioResult) 
                 continue;
             }
             let v = match cap.extract_field(&evt, f) {
-                None => serde_json::json!({"error": format!("no registered plugin extracts '{f}' from this event (its extract event sources/types do not match)")}),
+                None => {
+                    serde_json::json!({"error": format!("no registered plugin extracts '{f}' from this event (its extract event sources/types do not match)")})
+                }
                 Some(Ok(v)) => canonical(&v),
                 Some(Err(rc)) => {
-                    let le: Vec<String> =
-                        handles.iter().map(|h| h.last_error()).filter(|s| !s.is_empty()).collect();
+                    let le: Vec<String> = handles
+                        .iter()
+                        .map(|h| h.last_error())
+                        .filter(|s| !s.is_empty())
+                        .collect();
                     serde_json::json!({"error": format!(
                         "extract_fields failed (rc {rc}) for '{f}'{}",
                         if le.is_empty() { " (bad or missing argument?)".to_string() } else { format!(": {}", le.join("; ")) })})
@@ -471,12 +522,18 @@ fn run_scenario_inner(sc: &Scenario, want_info: bool, out: &mut ScenarioResult) 
             out.info.push(info);
             out.ts.push(ts);
         }
-        out.events.push(EventResult { num: evt.evt_num.unwrap_or(0), payload_hex: hex(&payload), fields });
+        out.events.push(EventResult {
+            num: evt.evt_num.unwrap_or(0),
+            payload_hex: hex(&payload),
+            fields,
+        });
     }
     if out.end.is_empty() {
         out.end = "maxEvents".into();
     }
-    let runner = cap.stop_capture().map_err(|e| anyhow!("close failed: {e:#}"))?;
+    let runner = cap
+        .stop_capture()
+        .map_err(|e| anyhow!("close failed: {e:#}"))?;
     drop(runner); // destroys every plugin
     Ok(())
 }
@@ -489,9 +546,12 @@ pub fn check_field(handles: &[Handle], field: &str) -> std::result::Result<(), S
         None => (field, None),
     };
     for h in handles {
-        let Some(gf) = h.lib.api.__bindgen_anon_2.get_fields else { continue };
+        let Some(gf) = h.lib.api.__bindgen_anon_2.get_fields else {
+            continue;
+        };
         let txt = cstr_opt(unsafe { gf() }).unwrap_or_default();
-        let v: serde_json::Value = serde_json::from_str(&txt).map_err(|e| format!("get_fields is not JSON: {e}"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&txt).map_err(|e| format!("get_fields is not JSON: {e}"))?;
         for f in v.as_array().into_iter().flatten() {
             if f["name"].as_str() != Some(name) {
                 continue;
@@ -504,15 +564,17 @@ pub fn check_field(handles: &[Handle], field: &str) -> std::result::Result<(), S
             );
             return match arg {
                 None if req => Err(format!("field '{name}' requires an argument")),
-                Some(x) if idx && x.parse::<u64>().is_err() => {
-                    Err(format!("field '{name}': index argument '{x}' is not a number"))
-                }
+                Some(x) if idx && x.parse::<u64>().is_err() => Err(format!(
+                    "field '{name}': index argument '{x}' is not a number"
+                )),
                 Some(_) if !idx && !key => Err(format!("field '{name}' takes no argument")),
                 _ => Ok(()),
             };
         }
     }
-    Err(format!("unknown field '{name}' (no registered plugin provides it)"))
+    Err(format!(
+        "unknown field '{name}' (no registered plugin provides it)"
+    ))
 }
 
 /// Prints a scenario's events as Falco-like output lines.
@@ -524,7 +586,11 @@ pub fn print_text(sc: &Scenario, r: &ScenarioResult) {
         } else {
             format!("{}.{:09}", ts / 1_000_000_000, ts % 1_000_000_000)
         };
-        let mut line = format!("{t}: #{} {}", e.num, r.info.get(i).cloned().unwrap_or_default());
+        let mut line = format!(
+            "{t}: #{} {}",
+            e.num,
+            r.info.get(i).cloned().unwrap_or_default()
+        );
         if r.info.get(i).map(|s| s.is_empty()).unwrap_or(true) {
             let p = hex_to_text(&e.payload_hex);
             line.push_str(&format!("payload={p:?}"));
@@ -533,12 +599,19 @@ pub fn print_text(sc: &Scenario, r: &ScenarioResult) {
             let v = &e.fields[f];
             let s = match v {
                 serde_json::Value::Null => "<NA>".to_string(),
-                serde_json::Value::Array(a) if a.len() == 1 => a[0].as_str().unwrap_or("").to_string(),
+                serde_json::Value::Array(a) if a.len() == 1 => {
+                    a[0].as_str().unwrap_or("").to_string()
+                }
                 serde_json::Value::Array(a) => format!(
                     "({})",
-                    a.iter().map(|x| x.as_str().unwrap_or("<NA>").to_string()).collect::<Vec<_>>().join(",")
+                    a.iter()
+                        .map(|x| x.as_str().unwrap_or("<NA>").to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
                 ),
-                serde_json::Value::Object(o) => format!("<ERROR: {}>", o["error"].as_str().unwrap_or("")),
+                serde_json::Value::Object(o) => {
+                    format!("<ERROR: {}>", o["error"].as_str().unwrap_or(""))
+                }
                 other => other.to_string(),
             };
             line.push_str(&format!(" {f}={s}"));
@@ -552,13 +625,19 @@ pub fn print_text(sc: &Scenario, r: &ScenarioResult) {
 }
 
 fn hex_to_text(h: &str) -> String {
-    let b: Vec<u8> = (0..h.len() / 2).map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap_or(b'?')).collect();
+    let b: Vec<u8> = (0..h.len() / 2)
+        .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap_or(b'?'))
+        .collect();
     String::from_utf8_lossy(&b).into_owned()
 }
 
 /// Resident set size of this process in KiB (from /proc/self/statm).
 pub fn rss_kb() -> u64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = s.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+    let pages: u64 = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
     pages * 4
 }

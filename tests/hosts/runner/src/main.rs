@@ -52,7 +52,10 @@ fn main() {
             "--open" => sc.open = ConfigValue::Text(val()),
             "--max-events" => sc.max_events = val().parse().unwrap_or_else(|_| usage()),
             "--field" => sc.fields.push(val()),
-            "--extractor" => sc.extractors.push(Extractor { plugin: val(), config: ConfigValue::Empty }),
+            "--extractor" => sc.extractors.push(Extractor {
+                plugin: val(),
+                config: ConfigValue::Empty,
+            }),
             "--extractor-config" => {
                 let v = val();
                 match sc.extractors.last_mut() {
@@ -84,7 +87,11 @@ fn main() {
         for (i, s) in list.iter().enumerate() {
             let r = run_scenario(s, false);
             failed |= r.error.is_some();
-            let name = if s.name.is_empty() { format!("scenario{i}") } else { s.name.clone() };
+            let name = if s.name.is_empty() {
+                format!("scenario{i}")
+            } else {
+                s.name.clone()
+            };
             out.insert(name, r);
         }
         println!("{}", serde_json::to_string_pretty(&out).unwrap());

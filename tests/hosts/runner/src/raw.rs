@@ -85,7 +85,11 @@ fn ftype_of(s: &str) -> Option<u32> {
 impl RawPlugin {
     /// plugin_init. On failure: Err((rc, last_error)), after destroying the
     /// returned handle (as libsinsp does) unless `destroy_failed` is false.
-    pub fn init(lib: &'static Lib, config: &str, destroy_failed: bool) -> std::result::Result<Self, (i32, String)> {
+    pub fn init(
+        lib: &'static Lib,
+        config: &str,
+        destroy_failed: bool,
+    ) -> std::result::Result<Self, (i32, String)> {
         let cfg = CString::new(config).map_err(|_| (-1, "config contains NUL".to_string()))?;
         let input = api::ss_plugin_init_input {
             config: cfg.as_ptr(),
@@ -100,7 +104,8 @@ impl RawPlugin {
             let err = if s.is_null() {
                 "(init returned a NULL handle: no error can be read)".to_string()
             } else {
-                let e = cstr_opt(unsafe { (lib.api.get_last_error.unwrap())(s) }).unwrap_or_default();
+                let e =
+                    cstr_opt(unsafe { (lib.api.get_last_error.unwrap())(s) }).unwrap_or_default();
                 if destroy_failed {
                     unsafe { (lib.api.destroy.unwrap())(s) };
                 }
@@ -114,7 +119,8 @@ impl RawPlugin {
         let mut fields = vec![];
         if let Some(gf) = lib.api.__bindgen_anon_2.get_fields {
             let txt = cstr_opt(unsafe { gf() }).unwrap_or_default();
-            let v: serde_json::Value = serde_json::from_str(&txt).map_err(|e| (-1, format!("get_fields JSON: {e}")))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&txt).map_err(|e| (-1, format!("get_fields JSON: {e}")))?;
             for f in v.as_array().cloned().unwrap_or_default() {
                 let arg = &f["arg"];
                 fields.push(FieldDesc {
@@ -127,7 +133,11 @@ impl RawPlugin {
                 });
             }
         }
-        Ok(RawPlugin { lib, state: s, fields })
+        Ok(RawPlugin {
+            lib,
+            state: s,
+            fields,
+        })
     }
 
     pub fn last_error(&self) -> String {
@@ -139,7 +149,12 @@ impl RawPlugin {
     }
 
     pub fn open(&self, params: &str) -> Result<RawInstance> {
-        let open = self.lib.api.__bindgen_anon_1.open.ok_or_else(|| anyhow!("no plugin_open"))?;
+        let open = self
+            .lib
+            .api
+            .__bindgen_anon_1
+            .open
+            .ok_or_else(|| anyhow!("no plugin_open"))?;
         let p = CString::new(params)?;
         let mut rc = -1;
         let h = unsafe { open(self.state, p.as_ptr(), &mut rc) };
@@ -157,7 +172,12 @@ impl RawPlugin {
 
     /// One next_batch call; Ok(None) at EOF, Ok(Some(vec![])) on TIMEOUT.
     pub fn next_batch(&self, h: &RawInstance, first_num: u64) -> Result<Option<Vec<OwnedEvent>>> {
-        let nb = self.lib.api.__bindgen_anon_1.next_batch.ok_or_else(|| anyhow!("no plugin_next_batch"))?;
+        let nb = self
+            .lib
+            .api
+            .__bindgen_anon_1
+            .next_batch
+            .ok_or_else(|| anyhow!("no plugin_next_batch"))?;
         let mut n: u32 = 0;
         let mut evts: *mut *mut api::ss_plugin_event = std::ptr::null_mut();
         let rc = unsafe { nb(self.state, h.0, &mut n, &mut evts) };
@@ -167,7 +187,9 @@ impl RawPlugin {
         match rc {
             api::ss_plugin_rc_SS_PLUGIN_EOF if n == 0 => return Ok(None),
             api::ss_plugin_rc_SS_PLUGIN_TIMEOUT if n == 0 => return Ok(Some(vec![])),
-            api::ss_plugin_rc_SS_PLUGIN_SUCCESS | api::ss_plugin_rc_SS_PLUGIN_EOF | api::ss_plugin_rc_SS_PLUGIN_TIMEOUT => {}
+            api::ss_plugin_rc_SS_PLUGIN_SUCCESS
+            | api::ss_plugin_rc_SS_PLUGIN_EOF
+            | api::ss_plugin_rc_SS_PLUGIN_TIMEOUT => {}
             _ => bail!("next_batch rc={rc}: {}", self.last_error()),
         }
         let mut out = Vec::with_capacity(n as usize);
@@ -175,7 +197,10 @@ impl RawPlugin {
             let e = unsafe { *evts.add(i) };
             let len = unsafe { std::ptr::read_unaligned(e) }.len as usize;
             let bytes = unsafe { std::slice::from_raw_parts(e as *const u8, len) }.to_vec();
-            out.push(OwnedEvent { bytes, num: first_num + i as u64 });
+            out.push(OwnedEvent {
+                bytes,
+                num: first_num + i as u64,
+            });
         }
         Ok(Some(out))
     }
@@ -225,7 +250,9 @@ impl RawPlugin {
         let mut key: Option<CString> = None;
         if let Some(a) = arg {
             if d.arg_index {
-                arg_index = a.parse().map_err(|_| anyhow!("field '{name}': index argument '{a}' is not a number"))?;
+                arg_index = a
+                    .parse()
+                    .map_err(|_| anyhow!("field '{name}': index argument '{a}' is not a number"))?;
             } else if d.arg_key {
                 key = Some(CString::new(a)?);
             } else {
@@ -236,7 +263,9 @@ impl RawPlugin {
         }
         let cname = CString::new(name)?;
         let mut req = api::ss_plugin_extract_field {
-            res: api::ss_plugin_extract_field__bindgen_ty_1 { u64_: std::ptr::null_mut() },
+            res: api::ss_plugin_extract_field__bindgen_ty_1 {
+                u64_: std::ptr::null_mut(),
+            },
             res_len: 0,
             field_id: id as u32,
             field: cname.as_ptr(),
@@ -262,7 +291,9 @@ impl RawPlugin {
                     FT_BOOL => Value::Bool(*req.res.boolean.add(i) != 0),
                     FT_IPADDR | FT_IPNET => {
                         let b = &*req.res.buf.add(i);
-                        Value::Bytes(std::slice::from_raw_parts(b.ptr as *const u8, b.len as usize).to_vec())
+                        Value::Bytes(
+                            std::slice::from_raw_parts(b.ptr as *const u8, b.len as usize).to_vec(),
+                        )
                     }
                     _ => Value::U64(*req.res.u64_.add(i)),
                 });
@@ -273,8 +304,17 @@ impl RawPlugin {
 
     /// One extract_fields call for `req` alone (num_fields = 1), as libsinsp
     /// makes it, without checking the request first; `req` gets the results.
-    pub fn extract_request(&self, evt: &OwnedEvent, req: &mut api::ss_plugin_extract_field) -> Result<api::ss_plugin_rc> {
-        let ef = self.lib.api.__bindgen_anon_2.extract_fields.ok_or_else(|| anyhow!("no plugin_extract_fields"))?;
+    pub fn extract_request(
+        &self,
+        evt: &OwnedEvent,
+        req: &mut api::ss_plugin_extract_field,
+    ) -> Result<api::ss_plugin_rc> {
+        let ef = self
+            .lib
+            .api
+            .__bindgen_anon_2
+            .extract_fields
+            .ok_or_else(|| anyhow!("no plugin_extract_fields"))?;
         let input = api::ss_plugin_field_extract_input {
             owner: std::ptr::null_mut(),
             get_owner_last_error: None,
@@ -303,13 +343,27 @@ impl RawPlugin {
             let m = unsafe { &*arr.add(i) };
             let value = unsafe {
                 match m.value_type {
-                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_U32 => MetricValue::U64(m.value.u32_ as u64),
-                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_U64 => MetricValue::U64(m.value.u64_),
-                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_S32 => MetricValue::S64(m.value.s32 as i64),
-                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_S64 => MetricValue::S64(m.value.s64),
-                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_D => MetricValue::F64(m.value.d),
-                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_F => MetricValue::F64(m.value.f as f64),
-                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_I => MetricValue::S64(m.value.i as i64),
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_U32 => {
+                        MetricValue::U64(m.value.u32_ as u64)
+                    }
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_U64 => {
+                        MetricValue::U64(m.value.u64_)
+                    }
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_S32 => {
+                        MetricValue::S64(m.value.s32 as i64)
+                    }
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_S64 => {
+                        MetricValue::S64(m.value.s64)
+                    }
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_D => {
+                        MetricValue::F64(m.value.d)
+                    }
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_F => {
+                        MetricValue::F64(m.value.f as f64)
+                    }
+                    api::ss_plugin_metric_value_type_SS_PLUGIN_METRIC_VALUE_TYPE_I => {
+                        MetricValue::S64(m.value.i as i64)
+                    }
                     t => panic!("get_metrics: unknown value type {t}"),
                 }
             };
@@ -349,7 +403,11 @@ unsafe extern "C-unwind" fn log_fn(
     sev: api::ss_plugin_log_severity,
 ) {
     if std::env::var_os("FALCO_DENO_HOST_QUIET").is_none() {
-        eprintln!("[plugin log sev={sev}] {}: {}", cstr_opt(component).unwrap_or_default(), cstr_opt(msg).unwrap_or_default());
+        eprintln!(
+            "[plugin log sev={sev}] {}: {}",
+            cstr_opt(component).unwrap_or_default(),
+            cstr_opt(msg).unwrap_or_default()
+        );
     }
 }
 

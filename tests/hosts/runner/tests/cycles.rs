@@ -19,15 +19,24 @@ use falco_deno_host::raw::{plugin_payload, RawPlugin, Value};
 use falco_deno_host::{load, rss_kb};
 
 fn env_num(name: &str, def: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(def)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(def)
 }
 
 fn cycle(lib: &'static falco_deno_host::Lib, i: u64) {
-    let p = RawPlugin::init(lib, r#"{"jitter":0}"#, true).unwrap_or_else(|e| panic!("cycle {i}: init {e:?}"));
-    let evs = p.read_events(&format!(r#"{{"start":{i},"maxEvents":5}}"#), 5).expect("read");
+    let p = RawPlugin::init(lib, r#"{"jitter":0}"#, true)
+        .unwrap_or_else(|e| panic!("cycle {i}: init {e:?}"));
+    let evs = p
+        .read_events(&format!(r#"{{"start":{i},"maxEvents":5}}"#), 5)
+        .expect("read");
     assert_eq!(evs.len(), 5, "cycle {i}: events");
     let last = evs.last().unwrap();
-    assert_eq!(plugin_payload(&last.bytes).unwrap(), (i + 5).to_string().as_bytes());
+    assert_eq!(
+        plugin_payload(&last.bytes).unwrap(),
+        (i + 5).to_string().as_bytes()
+    );
     match p.extract(last, "dummy.value").expect("extract") {
         Some(v) => assert_eq!(v, vec![Value::U64(i + 5)]),
         None => panic!("no value"),
@@ -44,14 +53,18 @@ fn init_open_batch_close_destroy_cycles_keep_rss_flat() {
     let lib = load(&path).expect("load");
     let n = env_num("FALCO_DENO_LEAK_CYCLES", 100).max(20);
     let per_cycle_max = env_num("FALCO_DENO_LEAK_MAX_KB_PER_CYCLE", 64);
-    let threaded = std::env::var("FALCO_DENO_LEAK_THREADED").map(|v| v == "1").unwrap_or(false);
+    let threaded = std::env::var("FALCO_DENO_LEAK_THREADED")
+        .map(|v| v == "1")
+        .unwrap_or(false);
     let warm = (n / 10).max(10);
     let rss_start = rss_kb();
     let mut rss_warm = 0;
     let t0 = std::time::Instant::now();
     for i in 0..n {
         if threaded {
-            std::thread::spawn(move || cycle(lib, i)).join().expect("cycle thread");
+            std::thread::spawn(move || cycle(lib, i))
+                .join()
+                .expect("cycle thread");
         } else {
             cycle(lib, i);
         }

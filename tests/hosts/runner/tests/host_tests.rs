@@ -27,8 +27,12 @@ fn plugin_path() -> Option<String> {
     if let Ok(p) = std::env::var("FALCO_DENO_TEST_PLUGIN") {
         return Some(p);
     }
-    let cache = std::env::var("FALCO_DENO_CACHE")
-        .unwrap_or_else(|_| format!("{}/.cache/falco-deno", std::env::var("HOME").unwrap_or_default()));
+    let cache = std::env::var("FALCO_DENO_CACHE").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/falco-deno",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
     let p = format!("{cache}/go-plugins/libdummy.so");
     std::path::Path::new(&p).exists().then_some(p)
 }
@@ -49,14 +53,20 @@ fn config() -> String {
     std::env::var("FALCO_DENO_TEST_CONFIG").unwrap_or_else(|_| r#"{"jitter":0}"#.into())
 }
 fn open_params(start: u64, max: u64) -> String {
-    std::env::var("FALCO_DENO_TEST_OPEN").unwrap_or_else(|_| format!(r#"{{"start":{start},"maxEvents":{max}}}"#))
+    std::env::var("FALCO_DENO_TEST_OPEN")
+        .unwrap_or_else(|_| format!(r#"{{"start":{start},"maxEvents":{max}}}"#))
 }
 fn strict() -> bool {
-    std::env::var("FALCO_DENO_TEST_STRICT").map(|v| v == "1").unwrap_or(false)
+    std::env::var("FALCO_DENO_TEST_STRICT")
+        .map(|v| v == "1")
+        .unwrap_or(false)
 }
 
 fn u64_of(p: &RawPlugin, e: &OwnedEvent, f: &str) -> u64 {
-    match p.extract(e, f).unwrap_or_else(|err| panic!("extract {f}: {err:#}")) {
+    match p
+        .extract(e, f)
+        .unwrap_or_else(|err| panic!("extract {f}: {err:#}"))
+    {
         Some(v) if v.len() == 1 => match v[0] {
             Value::U64(x) => x,
             ref o => panic!("{f}: not a uint64: {o:?}"),
@@ -68,7 +78,9 @@ fn u64_of(p: &RawPlugin, e: &OwnedEvent, f: &str) -> u64 {
 /// Reads `n` events and checks the dummy semantics (jitter 0): payload is the
 /// decimal value, value = start + num, divisible[3], strvalue.
 fn drive_and_check(p: &RawPlugin, start: u64, n: u64) {
-    let evs = p.read_events(&open_params(start, n), n).expect("read events");
+    let evs = p
+        .read_events(&open_params(start, n), n)
+        .expect("read events");
     assert_eq!(evs.len() as u64, n, "event count");
     for (i, e) in evs.iter().enumerate() {
         let v = u64_of(p, e, "dummy.value");
@@ -92,7 +104,11 @@ fn runner_scenario_json() {
         config: ConfigValue::Text(config()),
         open: ConfigValue::Text(open_params(10, 5)),
         max_events: 5,
-        fields: vec!["dummy.value".into(), "dummy.divisible[3]".into(), "dummy.strvalue".into()],
+        fields: vec![
+            "dummy.value".into(),
+            "dummy.divisible[3]".into(),
+            "dummy.strvalue".into(),
+        ],
         extractors: vec![],
         timeout_ms: 10_000,
     };
@@ -121,7 +137,8 @@ fn concurrent_instances_on_many_threads() {
             let b = barrier.clone();
             std::thread::spawn(move || {
                 b.wait(); // init at the same time
-                let p = RawPlugin::init(lib, &config(), true).unwrap_or_else(|e| panic!("init: {e:?}"));
+                let p =
+                    RawPlugin::init(lib, &config(), true).unwrap_or_else(|e| panic!("init: {e:?}"));
                 b.wait(); // drive at the same time
                 for round in 0..5 {
                     drive_and_check(&p, 1000 * t as u64 + round, 200);
@@ -170,7 +187,9 @@ fn concurrent_runners() {
 #[test]
 fn one_plugin_from_threads_in_turn() {
     let lib = plugin_or_skip!();
-    let p = std::thread::spawn(move || RawPlugin::init(lib, &config(), true).unwrap()).join().unwrap();
+    let p = std::thread::spawn(move || RawPlugin::init(lib, &config(), true).unwrap())
+        .join()
+        .unwrap();
     let (p, evs) = std::thread::spawn(move || {
         let e = p.read_events(&open_params(7, 30), 30).unwrap();
         (p, e)
@@ -204,11 +223,17 @@ fn one_plugin_from_threads_in_turn() {
 fn check_bad_config(lib: &'static Lib, cfg: &str) {
     match RawPlugin::init(lib, cfg, true) {
         Err((rc, e)) => {
-            assert!(!e.trim().is_empty(), "init({cfg:?}) failed rc={rc} with an empty last error");
+            assert!(
+                !e.trim().is_empty(),
+                "init({cfg:?}) failed rc={rc} with an empty last error"
+            );
             eprintln!("init({cfg:?}) -> rc={rc}: {e}");
         }
         Ok(p) => {
-            assert!(!strict(), "init({cfg:?}) succeeded; FALCO_DENO_TEST_STRICT wants a failure");
+            assert!(
+                !strict(),
+                "init({cfg:?}) succeeded; FALCO_DENO_TEST_STRICT wants a failure"
+            );
             eprintln!("init({cfg:?}) accepted (not strict)");
             drive_and_check_loose(&p);
             p.destroy();
@@ -263,7 +288,11 @@ fn bad_fields_and_arguments() {
     assert!(!r.is_empty());
     // a payload that is not what the plugin expects
     let bogus = falco_deno_host::raw::plugin_event(
-        lib.api.__bindgen_anon_1.get_id.map(|f| unsafe { f() }).unwrap_or(999),
+        lib.api
+            .__bindgen_anon_1
+            .get_id
+            .map(|f| unsafe { f() })
+            .unwrap_or(999),
         b"definitely not a number",
         99,
     );
@@ -275,7 +304,10 @@ fn bad_fields_and_arguments() {
         Ok(v) => eprintln!("bogus payload -> value {v:?} (accepted)"),
     }
     // and the plugin still works
-    assert_eq!(u64_of(&p, &evs[1], "dummy.value"), u64_of(&p, &evs[0], "dummy.value") + 1);
+    assert_eq!(
+        u64_of(&p, &evs[1], "dummy.value"),
+        u64_of(&p, &evs[0], "dummy.value") + 1
+    );
     p.destroy();
 }
 
@@ -283,10 +315,17 @@ fn bad_fields_and_arguments() {
 /// (the host did not check): returns the error text ("" never).
 fn extract_without_arg(p: &RawPlugin, e: &OwnedEvent, name: &str) -> String {
     use falco_plugin_api as api;
-    let (id, d) = p.fields().iter().enumerate().find(|(_, f)| f.name == name).unwrap();
+    let (id, d) = p
+        .fields()
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.name == name)
+        .unwrap();
     let cname = std::ffi::CString::new(name).unwrap();
     let mut req = api::ss_plugin_extract_field {
-        res: api::ss_plugin_extract_field__bindgen_ty_1 { u64_: std::ptr::null_mut() },
+        res: api::ss_plugin_extract_field__bindgen_ty_1 {
+            u64_: std::ptr::null_mut(),
+        },
         res_len: 0,
         field_id: id as u32,
         field: cname.as_ptr(),
@@ -296,9 +335,14 @@ fn extract_without_arg(p: &RawPlugin, e: &OwnedEvent, name: &str) -> String {
         ftype: d.ftype,
         flist: 0,
     };
-    let rc = p.extract_request(e, &mut req).expect("extract_fields exported");
+    let rc = p
+        .extract_request(e, &mut req)
+        .expect("extract_fields exported");
     if rc == api::ss_plugin_rc_SS_PLUGIN_SUCCESS {
-        format!("SUCCESS with {} values (plugin tolerated the missing argument)", req.res_len)
+        format!(
+            "SUCCESS with {} values (plugin tolerated the missing argument)",
+            req.res_len
+        )
     } else {
         format!("rc={rc}: {}", p.last_error())
     }
@@ -308,14 +352,20 @@ fn extract_without_arg(p: &RawPlugin, e: &OwnedEvent, name: &str) -> String {
 #[test]
 fn init_destroy_cycles_rss() {
     let lib = plugin_or_skip!();
-    let cycles: usize = std::env::var("FALCO_DENO_TEST_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let max_kb: u64 =
-        std::env::var("FALCO_DENO_TEST_RSS_MAX_KB").ok().and_then(|v| v.parse().ok()).unwrap_or(16384);
+    let cycles: usize = std::env::var("FALCO_DENO_TEST_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let max_kb: u64 = std::env::var("FALCO_DENO_TEST_RSS_MAX_KB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16384);
     let warm = (cycles / 10).max(5);
     let mut rss_after_warm = 0;
     let t0 = std::time::Instant::now();
     for i in 0..cycles {
-        let p = RawPlugin::init(lib, &config(), true).unwrap_or_else(|e| panic!("cycle {i}: init {e:?}"));
+        let p = RawPlugin::init(lib, &config(), true)
+            .unwrap_or_else(|e| panic!("cycle {i}: init {e:?}"));
         if i % 10 == 0 {
             drive_and_check_loose(&p);
         }
@@ -332,5 +382,9 @@ fn init_destroy_cycles_rss() {
         t0.elapsed(),
         t0.elapsed().as_secs_f64() * 1000.0 / cycles as f64
     );
-    assert!(growth <= max_kb, "RSS grew by {growth} KiB over {} cycles (max {max_kb})", cycles - warm);
+    assert!(
+        growth <= max_kb,
+        "RSS grew by {growth} KiB over {} cycles (max {max_kb})",
+        cycles - warm
+    );
 }

@@ -217,7 +217,11 @@ fn check_all(label: &str, lib: &'static Lib, run: impl Fn(&RawPlugin, &str) -> O
     for &(name, expect) in PROBES {
         let o = run(&p, name);
         let ok = acceptable(expect, &o);
-        eprintln!("| `{name}` | {}{} |", show(&o).replace('|', "\\|"), if ok { "" } else { "  **UNEXPECTED**" });
+        eprintln!(
+            "| `{name}` | {}{} |",
+            show(&o).replace('|', "\\|"),
+            if ok { "" } else { "  **UNEXPECTED**" }
+        );
         if !ok {
             bad.push(format!("{name}: expected {expect:?}, got {}", show(&o)));
         }
@@ -233,15 +237,25 @@ fn check_all(label: &str, lib: &'static Lib, run: impl Fn(&RawPlugin, &str) -> O
         }
     }
     p.destroy();
-    assert!(!std::path::Path::new("/tmp/falco-deno-sandbox-leak").exists(), "a probe wrote a file");
-    assert!(bad.is_empty(), "{label}: {} unexpected outcome(s):\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        !std::path::Path::new("/tmp/falco-deno-sandbox-leak").exists(),
+        "a probe wrote a file"
+    );
+    assert!(
+        bad.is_empty(),
+        "{label}: {} unexpected outcome(s):\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 /// Each probe run synchronously inside `extract_fields`.
 #[test]
 fn probes_in_extract_fail_cleanly() {
     let lib = lib_or_skip!();
-    check_all("extract", lib, |p, name| extract_text(p, &format!("probe.run[{name}]")));
+    check_all("extract", lib, |p, name| {
+        extract_text(p, &format!("probe.run[{name}]"))
+    });
 }
 
 /// Each probe awaited inside an async `nextBatch` (dynamic `import()` and
@@ -278,21 +292,59 @@ fn inventory_has_no_outside_ops() {
     eprintln!("Deno ({}): {}", deno.len(), deno.join(" "));
     eprintln!("Deno.core ({}): {}", core.len(), core.join(" "));
     eprintln!("Deno.core.ops ({}): {}", ops.len(), ops.join(" "));
-    for g in ["process", "require", "XMLHttpRequest", "WebSocket", "Worker", "importScripts"] {
+    for g in [
+        "process",
+        "require",
+        "XMLHttpRequest",
+        "WebSocket",
+        "Worker",
+        "importScripts",
+    ] {
         assert!(!globals.iter().any(|x| x == g), "global {g} exists");
     }
     // The Deno namespace holds the sanctioned APIs only; deno_core's raw
     // ops (`Deno.core`) are out of the plugin's reach.
     let allowed = [
-        "FsFile", "HttpClient", "SeekMode", "build", "createHttpClient", "env", "errors", "lstat", "open", "readDir",
-        "readFile", "readTextFile", "readTextFileSync", "serve", "stat",
+        "FsFile",
+        "HttpClient",
+        "SeekMode",
+        "build",
+        "createHttpClient",
+        "env",
+        "errors",
+        "lstat",
+        "open",
+        "readDir",
+        "readFile",
+        "readTextFile",
+        "readTextFileSync",
+        "serve",
+        "stat",
     ];
-    let extra: Vec<_> = deno.iter().filter(|d| !allowed.contains(&d.as_str())).collect();
-    assert!(extra.is_empty(), "Deno has more than the sanctioned APIs: {extra:?}");
-    assert!(core.is_empty() && ops.is_empty(), "Deno.core is reachable: {core:?}");
-    let outside = ["fs_", "net_", "spawn", "env", "exit", "ffi", "process", "file", "dlopen", "http", "fetch", "tls", "kill"];
-    let found: Vec<_> = ops.iter().filter(|o| outside.iter().any(|w| o.contains(w))).collect();
-    assert!(found.is_empty(), "ops that may reach the outside: {found:?}");
+    let extra: Vec<_> = deno
+        .iter()
+        .filter(|d| !allowed.contains(&d.as_str()))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "Deno has more than the sanctioned APIs: {extra:?}"
+    );
+    assert!(
+        core.is_empty() && ops.is_empty(),
+        "Deno.core is reachable: {core:?}"
+    );
+    let outside = [
+        "fs_", "net_", "spawn", "env", "exit", "ffi", "process", "file", "dlopen", "http", "fetch",
+        "tls", "kill",
+    ];
+    let found: Vec<_> = ops
+        .iter()
+        .filter(|o| outside.iter().any(|w| o.contains(w)))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "ops that may reach the outside: {found:?}"
+    );
     p.destroy();
 }
 
@@ -302,12 +354,19 @@ fn inventory_has_no_outside_ops() {
 /// child process (this test binary, `child_probe`), which must exit cleanly.
 fn run_in_child(probe: &str) -> (std::process::ExitStatus, String) {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_probe", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_probe",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("FALCO_DENO_SANDBOX_CHILD_PROBE", probe)
         .env("FALCO_DENO_HOST_QUIET", "1")
         .output()
         .expect("spawn the child test process");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status, text)
 }
 
@@ -316,12 +375,19 @@ fn check_in_child(probe: &str) {
         return;
     }
     let (status, text) = run_in_child(probe);
-    let line = text.lines().find(|l| l.starts_with("CHILD ")).unwrap_or("(no CHILD line)").to_string();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("CHILD "))
+        .unwrap_or("(no CHILD line)")
+        .to_string();
     eprintln!("{probe}: child {status}: {line}");
     assert!(
         status.success(),
         "probe {probe} killed the host process ({status}): {}",
-        text.lines().filter(|l| l.contains("panicked") || l.contains("CHILD")).collect::<Vec<_>>().join(" / ")
+        text.lines()
+            .filter(|l| l.contains("panicked") || l.contains("CHILD"))
+            .collect::<Vec<_>>()
+            .join(" / ")
     );
     // With Deno.core hidden the op is unreachable: the probe fails cleanly
     // before calling it (or, where reachable, the disabled op throws).
@@ -335,7 +401,9 @@ fn check_in_child(probe: &str) {
 #[test]
 #[ignore = "helper: run by the host-killing probe tests in a child process"]
 fn child_probe() {
-    let Ok(probe) = std::env::var("FALCO_DENO_SANDBOX_CHILD_PROBE") else { return };
+    let Ok(probe) = std::env::var("FALCO_DENO_SANDBOX_CHILD_PROBE") else {
+        return;
+    };
     let lib = lib_or_skip!();
     let p = RawPlugin::init(lib, "{}", true).unwrap();
     let o = extract_text(&p, &format!("probe.run[{probe}]"));
@@ -381,7 +449,10 @@ fn every_op_with_bad_arguments_leaves_the_host_alive() {
         p.destroy();
         n += 1;
     }
-    eprintln!("called {n} ops with {} argument lists each; the host is alive", 12);
+    eprintln!(
+        "called {n} ops with {} argument lists each; the host is alive",
+        12
+    );
 }
 
 /// Runs `f` on another thread; None if it did not finish within `limit`
@@ -410,9 +481,14 @@ fn endless_loop_in_extract_is_stopped_by_the_watchdog() {
     .expect("the endless loop was not stopped within 20 s");
     let took = t0.elapsed();
     eprintln!("probe.spin -> {} after {took:?}", show(&o));
-    let Outcome::Failed(e) = &o else { panic!("probe.spin returned {o:?}") };
+    let Outcome::Failed(e) = &o else {
+        panic!("probe.spin returned {o:?}")
+    };
     assert!(took < Duration::from_secs(5), "stopped only after {took:?}");
-    assert!(e.contains("extract"), "error does not name the callback: {e}");
+    assert!(
+        e.contains("extract"),
+        "error does not name the callback: {e}"
+    );
     assert!(e.contains("300"), "error does not name the deadline: {e}");
     match extract_text(&p, "probe.ok") {
         Outcome::Value(v) => assert_eq!(v, "ok"),
@@ -433,8 +509,12 @@ fn endless_loop_in_extract_is_stopped_by_the_watchdog() {
 #[test]
 fn unbounded_allocation_in_extract_hits_the_heap_limit() {
     let lib = lib_or_skip!();
-    let p = RawPlugin::init(lib, r#"{"falco_deno": {"heapLimitMb": 64, "callbackDeadlineMs": 30000}}"#, true)
-        .unwrap_or_else(|e| panic!("init with heapLimitMb: {e:?}"));
+    let p = RawPlugin::init(
+        lib,
+        r#"{"falco_deno": {"heapLimitMb": 64, "callbackDeadlineMs": 30000}}"#,
+        true,
+    )
+    .unwrap_or_else(|e| panic!("init with heapLimitMb: {e:?}"));
     let rss0 = falco_deno_host::rss_kb();
     let t0 = Instant::now();
     let (p, o) = within(Duration::from_secs(60), move || {
@@ -443,11 +523,23 @@ fn unbounded_allocation_in_extract_hits_the_heap_limit() {
     })
     .expect("the allocation was not stopped within 60 s");
     let rss1 = falco_deno_host::rss_kb();
-    eprintln!("probe.grow -> {} after {:?}; RSS {rss0} -> {rss1} KiB", show(&o), t0.elapsed());
-    let Outcome::Failed(e) = &o else { panic!("probe.grow returned {o:?}") };
+    eprintln!(
+        "probe.grow -> {} after {:?}; RSS {rss0} -> {rss1} KiB",
+        show(&o),
+        t0.elapsed()
+    );
+    let Outcome::Failed(e) = &o else {
+        panic!("probe.grow returned {o:?}")
+    };
     let lower = e.to_lowercase();
-    assert!(lower.contains("heap") || lower.contains("memory"), "error does not mention the heap: {e}");
-    assert!(rss1.saturating_sub(rss0) < 512 * 1024, "RSS grew by more than 512 MiB");
+    assert!(
+        lower.contains("heap") || lower.contains("memory"),
+        "error does not mention the heap: {e}"
+    );
+    assert!(
+        rss1.saturating_sub(rss0) < 512 * 1024,
+        "RSS grew by more than 512 MiB"
+    );
     match extract_text(&p, "probe.ok") {
         Outcome::Value(v) => assert_eq!(v, "ok"),
         Outcome::Failed(e) => {

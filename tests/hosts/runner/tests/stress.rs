@@ -26,7 +26,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn env_num(name: &str, def: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(def)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(def)
 }
 
 /// xorshift64*: enough randomness, reproducible from the seed.
@@ -72,7 +75,15 @@ struct Counts {
 }
 
 const OPS: [&str; 10] = [
-    "init", "init(bad)", "open", "open(bad)", "next_batch", "extract", "extract(bad)", "event_to_string", "close",
+    "init",
+    "init(bad)",
+    "open",
+    "open(bad)",
+    "next_batch",
+    "extract",
+    "extract(bad)",
+    "event_to_string",
+    "close",
     "destroy",
 ];
 
@@ -100,19 +111,29 @@ fn step(lib: &'static Lib, slot: &mut Slot, rng: &mut Rng, counts: &Counts) -> R
         // only init is possible
         if rng.chance(15) {
             count(1);
-            let bad = [r#"{"jitter":"x"}"#, "{", "[1,2]", r#"{"jitter":-1}"#, r#"{"falco_deno": 7}"#];
+            let bad = [
+                r#"{"jitter":"x"}"#,
+                "{",
+                "[1,2]",
+                r#"{"jitter":-1}"#,
+                r#"{"falco_deno": 7}"#,
+            ];
             let cfg = bad[rng.below(bad.len() as u64) as usize];
             return match RawPlugin::init(lib, cfg, true) {
                 Ok(p) => {
                     p.destroy();
                     Err(format!("init({cfg}) succeeded"))
                 }
-                Err((_, e)) if e.trim().is_empty() => Err(format!("init({cfg}) failed with an empty error")),
+                Err((_, e)) if e.trim().is_empty() => {
+                    Err(format!("init({cfg}) failed with an empty error"))
+                }
                 Err(_) => Ok(()),
             };
         }
         count(0);
-        slot.plugin = Some(RawPlugin::init(lib, r#"{"jitter":0}"#, true).map_err(|e| format!("init: {e:?}"))?);
+        slot.plugin = Some(
+            RawPlugin::init(lib, r#"{"jitter":0}"#, true).map_err(|e| format!("init: {e:?}"))?,
+        );
         slot.seen.clear();
         return Ok(());
     };
@@ -122,32 +143,52 @@ fn step(lib: &'static Lib, slot: &mut Slot, rng: &mut Rng, counts: &Counts) -> R
         (0..=39, false) => {
             if rng.chance(20) {
                 count(3);
-                let bad = [r#"{"start":-1}"#, "not json", r#"{"maxEvents":"x"}"#, "null"];
+                let bad = [
+                    r#"{"start":-1}"#,
+                    "not json",
+                    r#"{"maxEvents":"x"}"#,
+                    "null",
+                ];
                 let prm = bad[rng.below(bad.len() as u64) as usize];
                 return match p.open(prm) {
                     Ok(h) => {
                         p.close(h);
                         Err(format!("open({prm}) succeeded"))
                     }
-                    Err(e) if format!("{e:#}").trim().ends_with(':') => Err(format!("open({prm}): empty error")),
+                    Err(e) if format!("{e:#}").trim().ends_with(':') => {
+                        Err(format!("open({prm}): empty error"))
+                    }
                     Err(_) => Ok(()),
                 };
             }
             count(2);
             let start = rng.below(1 << 40);
             let max = rng.below(40);
-            let h = p.open(&format!(r#"{{"start":{start},"maxEvents":{max}}}"#)).map_err(|e| format!("open: {e:#}"))?;
-            slot.capture = Some(Capture { h, start, max, produced: 0 });
+            let h = p
+                .open(&format!(r#"{{"start":{start},"maxEvents":{max}}}"#))
+                .map_err(|e| format!("open: {e:#}"))?;
+            slot.capture = Some(Capture {
+                h,
+                start,
+                max,
+                produced: 0,
+            });
             Ok(())
         }
         // next_batch
         (0..=54, true) => {
             count(4);
             let c = slot.capture.as_mut().unwrap();
-            match p.next_batch(&c.h, c.produced + 1).map_err(|e| format!("next_batch: {e:#}"))? {
+            match p
+                .next_batch(&c.h, c.produced + 1)
+                .map_err(|e| format!("next_batch: {e:#}"))?
+            {
                 None => {
                     if c.produced != c.max {
-                        return Err(format!("EOF after {} events, maxEvents {}", c.produced, c.max));
+                        return Err(format!(
+                            "EOF after {} events, maxEvents {}",
+                            c.produced, c.max
+                        ));
                     }
                 }
                 Some(b) if b.is_empty() => {} // TIMEOUT: call again
@@ -252,10 +293,14 @@ fn stress_random_operations() {
     let t = env_num("FALCO_DENO_STRESS_THREADS", 4) as usize;
     let seed = env_num(
         "FALCO_DENO_STRESS_SEED",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
     ) | 1;
     eprintln!("stress: seed {seed}, {n} instances, {t} threads, {secs} s");
-    let slots: Arc<Vec<Mutex<Slot>>> = Arc::new((0..n).map(|_| Mutex::new(Slot::default())).collect());
+    let slots: Arc<Vec<Mutex<Slot>>> =
+        Arc::new((0..n).map(|_| Mutex::new(Slot::default())).collect());
     let counts = Arc::new(Counts::default());
     let stop = Arc::new(AtomicBool::new(false));
     let rss0 = falco_deno_host::rss_kb();
@@ -294,8 +339,11 @@ fn stress_random_operations() {
         }
     }
     let total: u64 = counts.ops.iter().map(|c| c.load(Ordering::Relaxed)).sum();
-    let detail: Vec<String> =
-        OPS.iter().zip(counts.ops.iter()).map(|(n, c)| format!("{n} {}", c.load(Ordering::Relaxed))).collect();
+    let detail: Vec<String> = OPS
+        .iter()
+        .zip(counts.ops.iter())
+        .map(|(n, c)| format!("{n} {}", c.load(Ordering::Relaxed)))
+        .collect();
     let failures = counts.failures.load(Ordering::Relaxed);
     eprintln!(
         "stress: {total} ops in {:.1} s on {n} instances / {t} threads ({}); RSS {rss0} -> {rss1} KiB; {failures} failures",
@@ -303,5 +351,8 @@ fn stress_random_operations() {
         detail.join(", ")
     );
     assert_eq!(failures, 0, "stress failures (seed {seed})");
-    assert!(counts.ops[5].load(Ordering::Relaxed) > 0, "no extraction happened");
+    assert!(
+        counts.ops[5].load(Ordering::Relaxed) > 0,
+        "no extraction happened"
+    );
 }
