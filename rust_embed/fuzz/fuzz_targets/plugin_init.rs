@@ -9,23 +9,26 @@ use falco_plugin_api as api;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let p = plugin();
-    let cfg = c_string(data);
-    let Ok(s) = init(&cfg) else { return };
-    if let (Some(open), Some(next), Some(close)) = (p.open, p.next_batch, p.close) {
-        let mut rc = -1;
-        let h = unsafe { open(s, c"".as_ptr(), &mut rc) };
-        if rc == api::ss_plugin_rc_SS_PLUGIN_SUCCESS {
-            let mut n = 0u32;
-            let mut evts = std::ptr::null_mut();
-            let r = unsafe { next(s, h, &mut n, &mut evts) };
-            if r == api::ss_plugin_rc_SS_PLUGIN_SUCCESS {
-                touch_batch(n, evts);
-            }
-            unsafe { close(s, h) };
-        } else {
-            assert!(!last_error(s).is_empty(), "open FAILURE with an empty error");
-        }
+  let p = plugin();
+  let cfg = c_string(data);
+  let Ok(s) = init(&cfg) else { return };
+  if let (Some(open), Some(next), Some(close)) = (p.open, p.next_batch, p.close) {
+    let mut rc = -1;
+    let h = unsafe { open(s, c"".as_ptr(), &mut rc) };
+    if rc == api::ss_plugin_rc_SS_PLUGIN_SUCCESS {
+      let mut n = 0u32;
+      let mut evts = std::ptr::null_mut();
+      let r = unsafe { next(s, h, &mut n, &mut evts) };
+      if r == api::ss_plugin_rc_SS_PLUGIN_SUCCESS {
+        touch_batch(n, evts);
+      }
+      unsafe { close(s, h) };
+    } else {
+      assert!(
+        !last_error(s).is_empty(),
+        "open FAILURE with an empty error"
+      );
     }
-    unsafe { (p.destroy)(s) };
+  }
+  unsafe { (p.destroy)(s) };
 });
