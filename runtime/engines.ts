@@ -10,8 +10,10 @@
  */
 
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { preparePatchedCrates } from "./patched_crates.ts";
+import { cacheDir, REPO_ROOT } from "./paths.ts";
+
+export { cacheDir, REPO_ROOT };
 
 /** The engines the embed can be built with. */
 export type Engine = "v8" | "quickjs";
@@ -21,29 +23,6 @@ export const V8_VERSION = "150.4.0";
 /** File name of the prebuilt V8 static library for this machine. */
 export const V8_ARCHIVE_NAME =
   "librusty_v8_simdutf_release_x86_64-unknown-linux-gnu.a.gz";
-
-/** The repository root. */
-export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(
-  /\/$/,
-  "",
-);
-
-/**
- * The cache directory for builds and archives: `$FALCO_DENO_CACHE`, else
- * `~/.cache/falco-deno`.
- *
- * @returns An absolute path.
- *
- * @example
- * ```ts
- * import { cacheDir } from "./engines.ts";
- * console.assert(cacheDir().length > 0);
- * ```
- */
-export function cacheDir(): string {
-  return Deno.env.get("FALCO_DENO_CACHE") ??
-    join(Deno.env.get("HOME") ?? "/tmp", ".cache", "falco-deno");
-}
 
 /** Where the V8 archive was found, and how. */
 export interface V8Archive {
@@ -205,7 +184,7 @@ export async function genericLibrary(
     })`,
   );
   const started = performance.now();
-  await preparePatchedCrates(REPO_ROOT, cacheDir(), log);
+  await preparePatchedCrates(log);
   const cargo = new Deno.Command("cargo", {
     args: [
       "build",

@@ -13,6 +13,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { cacheDir, REPO_ROOT } from "./paths.ts";
 
 /** A crate from crates.io built with a patch of ours. */
 export interface PatchedCrate {
@@ -122,27 +123,23 @@ async function pointLink(link: string, target: string): Promise<void> {
  * (once per patch, in the cache) and links `rust_embed/vendor/<name>` to
  * them.
  *
- * @param repoRoot The repository, holding `rust_embed/`.
- * @param cache The cache directory (`cacheDir()` of `engines.ts`).
  * @param log Progress messages.
  * @returns The linked directories, by crate name.
  *
  * @example
  * ```ts ignore
- * import { cacheDir, REPO_ROOT } from "./engines.ts";
- * await preparePatchedCrates(REPO_ROOT, cacheDir());
+ * await preparePatchedCrates();
  * // now cargo can build rust_embed
  * ```
  */
 export async function preparePatchedCrates(
-  repoRoot: string,
-  cache: string,
   log: (line: string) => void = (l) => console.error(l),
 ): Promise<Record<string, string>> {
+  const cache = cacheDir();
   const linked: Record<string, string> = {};
   for (const crate of PATCHED_CRATES) {
     const patch = join(
-      repoRoot,
+      REPO_ROOT,
       "rust_embed",
       "patches",
       `${crate.name}.patch`,
@@ -172,7 +169,7 @@ export async function preparePatchedCrates(
       await Deno.rename(sources, dir);
       await Deno.remove(work, { recursive: true });
     }
-    const link = join(repoRoot, "rust_embed", "vendor", crate.name);
+    const link = join(REPO_ROOT, "rust_embed", "vendor", crate.name);
     await pointLink(link, dir);
     linked[crate.name] = link;
   }
@@ -180,8 +177,7 @@ export async function preparePatchedCrates(
 }
 
 if (import.meta.main) {
-  const { cacheDir, REPO_ROOT } = await import("./engines.ts");
-  const linked = await preparePatchedCrates(REPO_ROOT, cacheDir());
+  const linked = await preparePatchedCrates();
   for (const [name, link] of Object.entries(linked)) {
     console.log(`${name}: ${link} -> ${await Deno.readLink(link)}`);
   }

@@ -189,7 +189,7 @@ await suite(
 
 // 2. The embed's own unit tests, on the patched crates it builds with.
 await step("patch the crates the embed builds with", async () => {
-  await preparePatchedCrates(REPO_ROOT, cache, (l) => console.log(l));
+  await preparePatchedCrates((l) => console.log(l));
 });
 await suite(
   "cargo test rust_embed (quickjs)",
