@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { isAbsolute, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { bundlePlugin, stopBundler } from "./bundle.ts";
 import { chooseEngine, type Engine, genericLibrary } from "./engines.ts";
@@ -92,7 +92,20 @@ export async function buildPlugin(
     },
   });
   const output = options.output ?? `lib${manifest.name}.so`;
-  await Deno.writeFile(output, packed, { mode: 0o755 });
+  // A running Falco maps the .so it loaded: rewriting that file in place
+  // would change its code under it (it crashed a fuzzer here). A new file
+  // renamed over the old one leaves the loaded copy intact.
+  const tmp = join(
+    dirname(resolve(output)),
+    `.${basename(output)}.tmp${Deno.pid}`,
+  );
+  try {
+    await Deno.writeFile(tmp, packed, { mode: 0o755 });
+    await Deno.rename(tmp, output);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
   return {
     path: resolve(output),
     engine,

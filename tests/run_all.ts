@@ -319,6 +319,38 @@ for (const engine of engines) {
     });
   }
 
+  // Rebuilding a plugin while a host has it loaded.
+  await step(
+    `[${engine}] a rebuild replaces the .so and leaves a loaded copy intact`,
+    async () => {
+      const dir = await Deno.makeTempDir({ prefix: "fdeno-rebuild-" });
+      const output = join(dir, "libplugin.so");
+      const quiet = { engine, output, log: () => {} };
+      await buildPlugin(join(REPO_ROOT, "plugins/dummy.ts"), quiet);
+      const first = await Deno.readFile(output);
+      // What a host that dlopen()ed it holds: the file it opened.
+      using loaded = await Deno.open(output);
+      await buildPlugin(join(REPO_ROOT, "plugins/hello.ts"), quiet);
+      const second = await Deno.readFile(output);
+      if (
+        first.length === second.length && first.every((b, i) => b === second[i])
+      ) {
+        throw new Error("the two builds are identical: the test shows nothing");
+      }
+      const held = new Uint8Array(first.length + 1);
+      let read = 0;
+      for (let n; (n = await loaded.read(held.subarray(read))) !== null;) {
+        read += n;
+      }
+      if (read !== first.length || first.some((b, i) => b !== held[i])) {
+        throw new Error(
+          "the loaded file changed under its reader: the build rewrote it in place",
+        );
+      }
+      await Deno.remove(dir, { recursive: true });
+    },
+  );
+
   // Falco's own loader.
   const specs = [];
   for (const p of SO_PLUGINS) {
