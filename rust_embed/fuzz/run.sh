@@ -9,7 +9,9 @@
 # Env: FALCO_DENO_FUZZ_PLUGIN (required), FALCO_DENO_FUZZ_CONFIG (init config
 # of the long-lived state, default {}), FALCO_DENO_CACHE (default
 # ~/.cache/falco-deno: build dir target-fuzz, corpus fuzz/corpus/<target>,
-# crashes fuzz/artifacts/<target>), FALCO_DENO_FUZZ_SANITIZER (address,
+# crashes fuzz/artifacts/<target>), FALCO_DENO_FUZZ_LOG (libFuzzer's log,
+# default fuzz/<target>.log in the cache: give a long run its own so a
+# short one cannot overwrite it), FALCO_DENO_FUZZ_SANITIZER (address,
 # the default, or none), FALCO_DENO_FUZZ_JOBS (>1: libFuzzer -fork=N).
 # Needs the nightly toolchain and cargo-fuzz (cargo install cargo-fuzz).
 #
@@ -50,7 +52,7 @@ bin=$tdir/x86_64-unknown-linux-gnu/release/$target
 corpus=$cache/fuzz/corpus/$target
 artifacts=$cache/fuzz/artifacts/$target
 mkdir -p "$corpus" "$artifacts"
-log=$cache/fuzz/$target.log
+log=${FALCO_DENO_FUZZ_LOG:-$cache/fuzz/$target.log}
 args=("${limit[@]}" -timeout=60 -rss_limit_mb=8192 -max_len=4096 -print_final_stats=1
   -artifact_prefix="$artifacts/" -dict="$here/json.dict")
 if [ "${FALCO_DENO_FUZZ_JOBS:-1}" -gt 1 ]; then args+=(-fork="$FALCO_DENO_FUZZ_JOBS" -ignore_crashes=0); fi
