@@ -4,7 +4,8 @@
  * `rust_embed/Cargo.toml` points `[patch.crates-io]` at
  * `rust_embed/vendor/<name>`, a link (never committed) to the patched
  * sources in the cache. {@linkcode preparePatchedCrates} makes them: it
- * downloads the published crate once, checks its SHA-256, applies
+ * takes the published crate from cargo's download cache or from crates.io,
+ * checks its SHA-256 against the pinned one, applies
  * `rust_embed/patches/<name>.patch` and points the link at the result.
  * Every script of ours calls it before cargo; run
  * `deno run -A runtime/patched_crates.ts` before using cargo by hand.
@@ -12,7 +13,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { cacheDir, REPO_ROOT } from "./paths.ts";
 
 /** A crate from crates.io built with a patch of ours. */
@@ -78,12 +79,29 @@ async function publishedCrate(
     "crates",
     `${crate.name}-${crate.version}.crate`,
   );
+  // Ours from an earlier run, or the one cargo downloaded for any project.
+  const cargoHome = Deno.env.get("CARGO_HOME") ??
+    join(Deno.env.get("HOME") ?? "/", ".cargo");
+  const cargoCaches: string[] = [];
   try {
-    if (await sha256Hex(await Deno.readFile(path)) === crate.sha256) {
-      return path;
+    for await (
+      const index of Deno.readDir(join(cargoHome, "registry", "cache"))
+    ) {
+      cargoCaches.push(
+        join(cargoHome, "registry", "cache", index.name, basename(path)),
+      );
     }
   } catch {
-    // not downloaded yet
+    // no cargo registry cache
+  }
+  for (const candidate of [path, ...cargoCaches]) {
+    try {
+      if (await sha256Hex(await Deno.readFile(candidate)) === crate.sha256) {
+        return candidate;
+      }
+    } catch {
+      // absent
+    }
   }
   const url =
     `https://static.crates.io/crates/${crate.name}/${crate.name}-${crate.version}.crate`;
