@@ -191,7 +191,7 @@ fuzz_target!(|input: Input| {
   } else {
     assert_eq!(rc, api::ss_plugin_rc_SS_PLUGIN_FAILURE, "extract rc {rc}");
     assert!(
-      !last_error(s).is_empty(),
+      !unsafe { last_error(s) }.is_empty(),
       "extract FAILURE with an empty error"
     );
   }

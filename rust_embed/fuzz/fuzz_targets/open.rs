@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
   if rc != api::ss_plugin_rc_SS_PLUGIN_SUCCESS {
     assert_eq!(rc, api::ss_plugin_rc_SS_PLUGIN_FAILURE, "open rc {rc}");
     assert!(
-      !last_error(s).is_empty(),
+      !unsafe { last_error(s) }.is_empty(),
       "open FAILURE with an empty error"
     );
     return;
@@ -30,13 +30,13 @@ fuzz_target!(|data: &[u8]| {
     let r = unsafe { next(s, h, &mut n, &mut evts) };
     match r {
       api::ss_plugin_rc_SS_PLUGIN_SUCCESS | api::ss_plugin_rc_SS_PLUGIN_TIMEOUT => {
-        touch_batch(n, evts);
+        unsafe { touch_batch(n, evts) };
       }
       api::ss_plugin_rc_SS_PLUGIN_EOF => break,
       _ => {
         assert_eq!(r, api::ss_plugin_rc_SS_PLUGIN_FAILURE, "next_batch rc {r}");
         assert!(
-          !last_error(s).is_empty(),
+          !unsafe { last_error(s) }.is_empty(),
           "next_batch FAILURE with an empty error"
         );
         break;

@@ -20,12 +20,12 @@ fuzz_target!(|data: &[u8]| {
       let mut evts = std::ptr::null_mut();
       let r = unsafe { next(s, h, &mut n, &mut evts) };
       if r == api::ss_plugin_rc_SS_PLUGIN_SUCCESS {
-        touch_batch(n, evts);
+        unsafe { touch_batch(n, evts) };
       }
       unsafe { close(s, h) };
     } else {
       assert!(
-        !last_error(s).is_empty(),
+        !unsafe { last_error(s) }.is_empty(),
         "open FAILURE with an empty error"
       );
     }

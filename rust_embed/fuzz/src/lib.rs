@@ -92,6 +92,8 @@ fn parse_fields(json: &str) -> Vec<(CString, u32, bool)> {
     .collect()
 }
 
+// `req!`/`opt!` transmute each symbol to the type of the field it fills.
+#[allow(clippy::missing_transmute_annotations)]
 pub fn plugin() -> &'static Plugin {
   static P: OnceLock<Plugin> = OnceLock::new();
   P.get_or_init(|| {
@@ -168,13 +170,17 @@ pub fn init(config: &CStr) -> Result<*mut api::ss_plugin_t, String> {
     !s.is_null(),
     "failed init must return a state to read the error from"
   );
-  let e = last_error(s);
+  let e = unsafe { last_error(s) };
   assert!(!e.is_empty(), "failed init with an empty error");
   unsafe { (p.destroy)(s) };
   Err(e)
 }
 
-pub fn last_error(s: *mut api::ss_plugin_t) -> String {
+/// The plugin's last error text.
+///
+/// # Safety
+/// `s` is a live state of the plugin, or the state a failed init returned.
+pub unsafe fn last_error(s: *mut api::ss_plugin_t) -> String {
   let e = unsafe { (plugin().get_last_error)(s) };
   assert!(!e.is_null(), "get_last_error returned NULL");
   unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
@@ -210,7 +216,10 @@ pub fn c_string(bytes: &[u8]) -> CString {
 }
 
 /// Reads every byte a batch points to (a bad pointer or length crashes here).
-pub fn touch_batch(n: u32, evts: *mut *mut api::ss_plugin_event) -> u64 {
+///
+/// # Safety
+/// `evts` is what a successful `next_batch` returned with `n`.
+pub unsafe fn touch_batch(n: u32, evts: *mut *mut api::ss_plugin_event) -> u64 {
   let mut sum = 0u64;
   for i in 0..n as usize {
     let e = unsafe { *evts.add(i) } as *const u8;

@@ -104,7 +104,12 @@ extern "C" {
     fn libc_dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
 }
 
-pub fn cstr_opt(p: *const c_char) -> Option<String> {
+/// The text of a C string the plugin returned, `None` for NULL.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that stays valid for
+/// the call.
+pub unsafe fn cstr_opt(p: *const c_char) -> Option<String> {
     if p.is_null() {
         None
     } else {
@@ -116,13 +121,13 @@ impl Lib {
     pub fn name(&self) -> String {
         self.api
             .get_name
-            .and_then(|f| cstr_opt(unsafe { f() }))
+            .and_then(|f| unsafe { cstr_opt(f()) })
             .unwrap_or_default()
     }
     pub fn required_api_version(&self) -> String {
         self.api
             .get_required_api_version
-            .and_then(|f| cstr_opt(unsafe { f() }))
+            .and_then(|f| unsafe { cstr_opt(f()) })
             .unwrap_or_default()
     }
 }
@@ -254,7 +259,7 @@ impl Handle {
     pub fn last_error(&self) -> String {
         match self.lib.api.get_last_error {
             Some(f) if self.state != 0 => {
-                cstr_opt(unsafe { f(self.state as *mut api::ss_plugin_t) }).unwrap_or_default()
+                unsafe { cstr_opt(f(self.state as *mut api::ss_plugin_t)) }.unwrap_or_default()
             }
             _ => String::new(),
         }
@@ -408,6 +413,9 @@ fn canonical_one(v: &ExtractedField) -> serde_json::Value {
 
 /// Splits a scap plugin event (type 322) into (header, payload). For other
 /// types the payload is all parameter bytes.
+///
+/// # Safety
+/// `evt` points to a whole event: its header and the `len` bytes it gives.
 pub unsafe fn event_payload(evt: *const api::ss_plugin_event) -> (u16, u64, Vec<u8>) {
     let e = unsafe { std::ptr::read_unaligned(evt) };
     let base = evt as *const u8;
@@ -549,7 +557,7 @@ pub fn check_field(handles: &[Handle], field: &str) -> std::result::Result<(), S
         let Some(gf) = h.lib.api.__bindgen_anon_2.get_fields else {
             continue;
         };
-        let txt = cstr_opt(unsafe { gf() }).unwrap_or_default();
+        let txt = unsafe { cstr_opt(gf()) }.unwrap_or_default();
         let v: serde_json::Value =
             serde_json::from_str(&txt).map_err(|e| format!("get_fields is not JSON: {e}"))?;
         for f in v.as_array().into_iter().flatten() {

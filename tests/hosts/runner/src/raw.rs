@@ -105,7 +105,7 @@ impl RawPlugin {
                 "(init returned a NULL handle: no error can be read)".to_string()
             } else {
                 let e =
-                    cstr_opt(unsafe { (lib.api.get_last_error.unwrap())(s) }).unwrap_or_default();
+                    unsafe { cstr_opt((lib.api.get_last_error.unwrap())(s)) }.unwrap_or_default();
                 if destroy_failed {
                     unsafe { (lib.api.destroy.unwrap())(s) };
                 }
@@ -118,7 +118,7 @@ impl RawPlugin {
         }
         let mut fields = vec![];
         if let Some(gf) = lib.api.__bindgen_anon_2.get_fields {
-            let txt = cstr_opt(unsafe { gf() }).unwrap_or_default();
+            let txt = unsafe { cstr_opt(gf()) }.unwrap_or_default();
             let v: serde_json::Value =
                 serde_json::from_str(&txt).map_err(|e| (-1, format!("get_fields JSON: {e}")))?;
             for f in v.as_array().cloned().unwrap_or_default() {
@@ -141,7 +141,7 @@ impl RawPlugin {
     }
 
     pub fn last_error(&self) -> String {
-        cstr_opt(unsafe { (self.lib.api.get_last_error.unwrap())(self.state) }).unwrap_or_default()
+        unsafe { cstr_opt((self.lib.api.get_last_error.unwrap())(self.state)) }.unwrap_or_default()
     }
 
     pub fn fields(&self) -> &[FieldDesc] {
@@ -368,7 +368,7 @@ impl RawPlugin {
                 }
             };
             out.push(Metric {
-                name: cstr_opt(m.name).expect("metric without a name"),
+                name: unsafe { cstr_opt(m.name) }.expect("metric without a name"),
                 monotonic: m.type_ == api::ss_plugin_metric_type_SS_PLUGIN_METRIC_TYPE_MONOTONIC,
                 value,
             });
@@ -450,7 +450,7 @@ impl RawPlugin {
     pub fn event_to_string(&self, evt: &OwnedEvent) -> Option<String> {
         let f = self.lib.api.__bindgen_anon_1.event_to_string?;
         let ein = self.event_input(evt);
-        Some(cstr_opt(unsafe { f(self.state, &ein) }).unwrap_or_default())
+        Some(unsafe { cstr_opt(f(self.state, &ein)) }.unwrap_or_default())
     }
 }
 
