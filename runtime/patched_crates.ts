@@ -43,7 +43,7 @@ export const PATCHED_CRATES: readonly PatchedCrate[] = [
     version: "149.4.0-rc.4",
     sha256: "3701ffb3692a24808503d17f758b0a3f688d2c451779247982566b5941033e63",
     why:
-      "QuickJS-ng backend: free templates when their thread ends (200 KiB leaked per plugin instance); keep compiled bytecode in memory when the disk cache is off",
+      "QuickJS-ng backend: free templates when their thread ends (200 KiB leaked per plugin instance); keep compiled bytecode in memory when the disk cache is off; install the Temporal polyfill on first use",
   },
 ];
 

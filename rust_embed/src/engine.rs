@@ -62,6 +62,39 @@ mod tests {
     .unwrap()
   }
 
+  /// What `source` evaluates to, as a string, in a fresh runtime.
+  fn evaluate(source: &'static str) -> String {
+    super::prepare_process();
+    std::thread::spawn(move || {
+      let tokio = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+      let _entered = tokio.enter();
+      let mut runtime = JsRuntime::new(RuntimeOptions::default());
+      let value = runtime.execute_script("evaluate.js", source).unwrap();
+      deno_core::scope!(scope, &mut runtime);
+      let value = deno_core::v8::Local::new(scope, value);
+      value.to_rust_string_lossy(scope)
+    })
+    .join()
+    .unwrap()
+  }
+
+  #[test]
+  fn temporal_is_installed_on_first_use() {
+    let seen = evaluate(
+      r#"const untouched = typeof Object.getOwnPropertyDescriptor(globalThis, "Temporal").get;
+         const day = Temporal.PlainDate.from("2026-11-28").dayOfWeek;
+         const installed = typeof Object.getOwnPropertyDescriptor(globalThis, "Temporal").value;
+         [untouched, day, installed, typeof Date.prototype.toTemporalInstant].join()"#,
+    );
+    assert_eq!(seen, "function,6,object,function");
+    let formatted = evaluate(
+      r#"new Intl.DateTimeFormat("en-US", { timeZone: "UTC" }).format(new Date(0))"#,
+    );
+    assert_eq!(formatted, "1/1/1970 AD, 00:00:00", "the polyfill's DateTimeFormat");
+  }
+
   #[test]
   fn a_script_is_parsed_once_per_process() {
     let source = "globalThis.probe = [1, 2, 3].map((x) => x * 7).join();";
