@@ -37,16 +37,26 @@ pub fn prepare_process() {
 mod tests {
   use deno_core::{JsRuntime, RuntimeOptions};
 
-  /// Source bytes the engine compiled to run `source` in a fresh runtime,
-  /// on a thread of its own as a plugin instance is.
-  fn bytes_compiled(source: &'static str) -> usize {
+  /// Runs `f` on a fresh runtime, on a thread of its own as a plugin
+  /// instance is.
+  fn in_fresh_runtime<T: Send + 'static>(
+    f: impl FnOnce(&mut JsRuntime) -> T + Send + 'static,
+  ) -> T {
     super::prepare_process();
     std::thread::spawn(move || {
       let tokio = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
       let _entered = tokio.enter();
-      let mut runtime = JsRuntime::new(RuntimeOptions::default());
+      f(&mut JsRuntime::new(RuntimeOptions::default()))
+    })
+    .join()
+    .unwrap()
+  }
+
+  /// Source bytes the engine compiled to run `source` in a fresh runtime.
+  fn bytes_compiled(source: &'static str) -> usize {
+    in_fresh_runtime(move |runtime| {
       let compiled = |runtime: &mut JsRuntime| {
         runtime
           .v8_isolate()
@@ -54,30 +64,20 @@ mod tests {
           .unwrap()
           .bytecode_and_metadata_size()
       };
-      let before = compiled(&mut runtime);
+      let before = compiled(runtime);
       runtime.execute_script("bytecode_probe.js", source).unwrap();
-      compiled(&mut runtime) - before
+      compiled(runtime) - before
     })
-    .join()
-    .unwrap()
   }
 
   /// What `source` evaluates to, as a string, in a fresh runtime.
   fn evaluate(source: &'static str) -> String {
-    super::prepare_process();
-    std::thread::spawn(move || {
-      let tokio = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-      let _entered = tokio.enter();
-      let mut runtime = JsRuntime::new(RuntimeOptions::default());
+    in_fresh_runtime(move |runtime| {
       let value = runtime.execute_script("evaluate.js", source).unwrap();
-      deno_core::scope!(scope, &mut runtime);
+      deno_core::scope!(scope, runtime);
       let value = deno_core::v8::Local::new(scope, value);
       value.to_rust_string_lossy(scope)
     })
-    .join()
-    .unwrap()
   }
 
   #[test]
@@ -89,10 +89,12 @@ mod tests {
          [untouched, day, installed, typeof Date.prototype.toTemporalInstant].join()"#,
     );
     assert_eq!(seen, "function,6,object,function");
-    let formatted = evaluate(
-      r#"new Intl.DateTimeFormat("en-US", { timeZone: "UTC" }).format(new Date(0))"#,
+    let formatted =
+      evaluate(r#"new Intl.DateTimeFormat("en-US", { timeZone: "UTC" }).format(new Date(0))"#);
+    assert_eq!(
+      formatted, "1/1/1970 AD, 00:00:00",
+      "the polyfill's DateTimeFormat"
     );
-    assert_eq!(formatted, "1/1/1970 AD, 00:00:00", "the polyfill's DateTimeFormat");
   }
 
   #[test]
