@@ -32,6 +32,16 @@ fn libs() -> &'static Mutex<HashMap<String, &'static Lib>> {
     L.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// The packed plugin the tests run (`FALCO_DENO_TEST_PLUGIN`), loaded; `None`,
+/// with a SKIP line on stderr, when the variable is not set.
+pub fn test_plugin() -> Option<&'static Lib> {
+    let Ok(path) = std::env::var("FALCO_DENO_TEST_PLUGIN") else {
+        eprintln!("SKIP: FALCO_DENO_TEST_PLUGIN not set");
+        return None;
+    };
+    Some(load(&path).expect("load the plugin"))
+}
+
 /// Loads (once per path) and returns the library.
 pub fn load(path: &str) -> Result<&'static Lib> {
     let mut m = libs().lock().unwrap();

@@ -16,7 +16,7 @@
 //! and the RSS every tenth of the run.
 
 use falco_deno_host::raw::{plugin_payload, RawPlugin, Value};
-use falco_deno_host::{load, rss_kb};
+use falco_deno_host::{rss_kb, test_plugin};
 
 fn env_num(name: &str, def: u64) -> u64 {
     std::env::var(name)
@@ -46,11 +46,7 @@ fn cycle(lib: &'static falco_deno_host::Lib, i: u64) {
 
 #[test]
 fn init_open_batch_close_destroy_cycles_keep_rss_flat() {
-    let Ok(path) = std::env::var("FALCO_DENO_TEST_PLUGIN") else {
-        eprintln!("SKIP: FALCO_DENO_TEST_PLUGIN not set");
-        return;
-    };
-    let lib = load(&path).expect("load");
+    let Some(lib) = test_plugin() else { return };
     let n = env_num("FALCO_DENO_LEAK_CYCLES", 100).max(20);
     let per_cycle_max = env_num("FALCO_DENO_LEAK_MAX_KB_PER_CYCLE", 64);
     let threaded = std::env::var("FALCO_DENO_LEAK_THREADED")

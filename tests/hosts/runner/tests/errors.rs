@@ -6,16 +6,12 @@
 //!   CARGO_TARGET_DIR=${FALCO_DENO_CACHE:-$HOME/.cache/falco-deno}/target-hosts \
 //!   cargo test --release --manifest-path tests/hosts/runner/Cargo.toml --test errors
 
-use falco_deno_host::load;
 use falco_deno_host::raw::RawPlugin;
+use falco_deno_host::test_plugin;
 
 #[test]
 fn exception_in_extract_names_the_plugin_source_line() {
-    let Ok(path) = std::env::var("FALCO_DENO_TEST_PLUGIN") else {
-        eprintln!("SKIP: FALCO_DENO_TEST_PLUGIN is not set");
-        return;
-    };
-    let lib = load(&path).expect("load plugin");
+    let Some(lib) = test_plugin() else { return };
     let p = RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init");
     let events = p
         .read_events(r#"{"start":1,"maxEvents":1}"#, 1)
@@ -47,11 +43,7 @@ fn exception_in_extract_names_the_plugin_source_line() {
 /// location out (rust_embed/src/bridge.rs, `may_format_stack`).
 #[test]
 fn errors_on_every_event_do_not_grow_memory() {
-    let Ok(path) = std::env::var("FALCO_DENO_TEST_PLUGIN") else {
-        eprintln!("SKIP: FALCO_DENO_TEST_PLUGIN is not set");
-        return;
-    };
-    let lib = load(&path).expect("load plugin");
+    let Some(lib) = test_plugin() else { return };
     let p = RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init");
     let events = p
         .read_events(r#"{"start":1,"maxEvents":100}"#, 100)
@@ -90,11 +82,7 @@ fn errors_on_every_event_do_not_grow_memory() {
 /// that costs must go with the instance.
 #[test]
 fn errors_in_instance_after_instance_do_not_grow_memory() {
-    let Ok(path) = std::env::var("FALCO_DENO_TEST_PLUGIN") else {
-        eprintln!("SKIP: FALCO_DENO_TEST_PLUGIN is not set");
-        return;
-    };
-    let lib = load(&path).expect("load plugin");
+    let Some(lib) = test_plugin() else { return };
     let cycle = || {
         let p = RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init");
         let events = p

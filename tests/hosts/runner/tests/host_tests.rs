@@ -87,7 +87,10 @@ fn drive_and_check(p: &RawPlugin, start: u64, n: u64) {
         if std::env::var("FALCO_DENO_TEST_OPEN").is_err() {
             assert_eq!(v, start + 1 + i as u64, "dummy.value of event {}", i + 1);
         }
-        assert_eq!(u64_of(p, e, "dummy.divisible[3]"), v.is_multiple_of(3) as u64);
+        assert_eq!(
+            u64_of(p, e, "dummy.divisible[3]"),
+            v.is_multiple_of(3) as u64
+        );
         match p.extract(e, "dummy.strvalue").unwrap() {
             Some(s) => assert_eq!(s, vec![Value::Str(v.to_string())]),
             None => panic!("no strvalue"),
@@ -203,7 +206,10 @@ fn one_plugin_from_threads_in_turn() {
         p = std::thread::spawn(move || {
             for e in &chunk {
                 let v = u64_of(&p, e, "dummy.value");
-                assert_eq!(u64_of(&p, e, "dummy.divisible[3]"), v.is_multiple_of(3) as u64);
+                assert_eq!(
+                    u64_of(&p, e, "dummy.divisible[3]"),
+                    v.is_multiple_of(3) as u64
+                );
             }
             p
         })

@@ -10,8 +10,8 @@
 //! On QuickJS-ng there is no `heap_used_bytes` (its v8x layer has no heap
 //! statistics); with V8 there is, and it is checked to be non-zero.
 
-use falco_deno_host::load;
 use falco_deno_host::raw::{Metric, MetricValue, RawPlugin};
+use falco_deno_host::test_plugin;
 use std::collections::BTreeMap;
 
 const COUNTERS: [&str; 6] = [
@@ -22,14 +22,6 @@ const COUNTERS: [&str; 6] = [
     "heap_limit_hits",
     "calls",
 ];
-
-fn plugin() -> Option<&'static falco_deno_host::Lib> {
-    let Ok(path) = std::env::var("FALCO_DENO_TEST_PLUGIN") else {
-        eprintln!("SKIP: FALCO_DENO_TEST_PLUGIN not set");
-        return None;
-    };
-    Some(load(&path).expect("load"))
-}
 
 fn metrics(p: &RawPlugin) -> BTreeMap<String, Metric> {
     let list = p
@@ -65,7 +57,7 @@ fn gauge(m: &BTreeMap<String, Metric>, name: &str) -> f64 {
 
 #[test]
 fn counters_move_with_the_calls() {
-    let Some(lib) = plugin() else { return };
+    let Some(lib) = test_plugin() else { return };
     let p = RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init");
 
     let m = metrics(&p);
@@ -128,7 +120,7 @@ fn counters_move_with_the_calls() {
 
 #[test]
 fn instances_count_separately() {
-    let Some(lib) = plugin() else { return };
+    let Some(lib) = test_plugin() else { return };
     let a = RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init a");
     let b = RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init b");
     let evs = a.read_events(r#"{"maxEvents":5}"#, 5).expect("read");
@@ -148,7 +140,7 @@ unsafe impl Sync for Shared {}
 
 #[test]
 fn get_metrics_from_another_thread_while_events_flow() {
-    let Some(lib) = plugin() else { return };
+    let Some(lib) = test_plugin() else { return };
     let shared = Shared(RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init"));
     let done = std::sync::atomic::AtomicBool::new(false);
     let mut reads = 0u64;

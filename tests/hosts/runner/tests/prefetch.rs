@@ -10,8 +10,8 @@
 //!   CARGO_TARGET_DIR=${FALCO_DENO_CACHE:-$HOME/.cache/falco-deno}/target-hosts \
 //!   cargo test --release --manifest-path tests/hosts/runner/Cargo.toml --test prefetch
 
-use falco_deno_host::load;
 use falco_deno_host::raw::{MetricValue, OwnedEvent, RawPlugin};
+use falco_deno_host::test_plugin;
 
 const FIELDS: [&str; 5] = [
     "dummy.value",
@@ -22,11 +22,7 @@ const FIELDS: [&str; 5] = [
 ];
 
 fn plugins() -> Option<(RawPlugin, RawPlugin)> {
-    let Ok(path) = std::env::var("FALCO_DENO_TEST_PLUGIN") else {
-        eprintln!("SKIP: FALCO_DENO_TEST_PLUGIN not set");
-        return None;
-    };
-    let lib = load(&path).expect("load");
+    let lib = test_plugin()?;
     let ahead = RawPlugin::init(lib, r#"{"jitter":10}"#, true).expect("init");
     let plain = RawPlugin::init(
         lib,

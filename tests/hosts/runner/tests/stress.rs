@@ -20,7 +20,7 @@
 //! `stress: <ops> ops in <secs> s on <N> instances / <T> threads (...); <F> failures`.
 
 use falco_deno_host::raw::{plugin_payload, OwnedEvent, RawInstance, RawPlugin, Value};
-use falco_deno_host::{load, Lib};
+use falco_deno_host::{test_plugin, Lib};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -283,11 +283,7 @@ fn step(lib: &'static Lib, slot: &mut Slot, rng: &mut Rng, counts: &Counts) -> R
 
 #[test]
 fn stress_random_operations() {
-    let Ok(path) = std::env::var("FALCO_DENO_TEST_PLUGIN") else {
-        eprintln!("SKIP: FALCO_DENO_TEST_PLUGIN not set");
-        return;
-    };
-    let lib = load(&path).expect("load");
+    let Some(lib) = test_plugin() else { return };
     let secs = env_num("FALCO_DENO_STRESS_SECS", 5);
     let n = env_num("FALCO_DENO_STRESS_INSTANCES", 8) as usize;
     let t = env_num("FALCO_DENO_STRESS_THREADS", 4) as usize;
