@@ -6,12 +6,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { bundlePlugin, stopBundler } from "./bundle.ts";
 import { chooseEngine, type Engine, genericLibrary } from "./engines.ts";
 import { buildManifest } from "./manifest.ts";
 import { packLibrary } from "./pack.ts";
+import { replaceFile } from "./replace_file.ts";
 import { RESERVED_CONFIG_KEY } from "./_bridge_abi.ts";
 import type { Plugin } from "./types.ts";
 
@@ -93,19 +94,8 @@ export async function buildPlugin(
   });
   const output = options.output ?? `lib${manifest.name}.so`;
   // A running Falco maps the .so it loaded: rewriting that file in place
-  // would change its code under it (it crashed a fuzzer here). A new file
-  // renamed over the old one leaves the loaded copy intact.
-  const tmp = join(
-    dirname(resolve(output)),
-    `.${basename(output)}.tmp${Deno.pid}`,
-  );
-  try {
-    await Deno.writeFile(tmp, packed, { mode: 0o755 });
-    await Deno.rename(tmp, output);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  // would change its code under it (it crashed a fuzzer here).
+  await replaceFile(output, packed, 0o755);
   return {
     path: resolve(output),
     engine,

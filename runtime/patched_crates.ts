@@ -15,6 +15,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { cacheDir, REPO_ROOT } from "./paths.ts";
+import { replaceFile } from "./replace_file.ts";
 
 /** A crate from crates.io built with a patch of ours. */
 export interface PatchedCrate {
@@ -113,13 +114,11 @@ async function publishedCrate(
   const actual = await sha256Hex(bytes);
   if (actual !== crate.sha256) {
     throw new Error(
-      `${url} has SHA-256 ${actual}, expected ${crate.sha256} (from Cargo.lock)`,
+      `${url} has SHA-256 ${actual}, expected ${crate.sha256} (pinned in PATCHED_CRATES)`,
     );
   }
   await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp${Deno.pid}`;
-  await Deno.writeFile(tmp, bytes);
-  await Deno.rename(tmp, path);
+  await replaceFile(path, bytes);
   return path;
 }
 
