@@ -6,20 +6,31 @@
 //!   CARGO_TARGET_DIR=${FALCO_DENO_CACHE:-$HOME/.cache/falco-deno}/target-hosts \
 //!   cargo test --release --manifest-path tests/hosts/runner/Cargo.toml --test errors
 
-use falco_deno_host::raw::RawPlugin;
-use falco_deno_host::test_plugin;
+use falco_deno_host::raw::{OwnedEvent, RawPlugin};
+use falco_deno_host::{test_plugin, Lib};
+
+/// A dummy instance (`jitter` 0) and its first `n` events.
+fn instance_with_events(lib: &'static Lib, n: u64) -> (RawPlugin, Vec<OwnedEvent>) {
+    let p = RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init");
+    let events = p
+        .read_events(&format!(r#"{{"start":1,"maxEvents":{n}}}"#), n)
+        .expect("events");
+    (p, events)
+}
+
+/// The error text of `dummy.divisible[0]`, which always throws.
+fn division_error(p: &RawPlugin, evt: &OwnedEvent) -> String {
+    let err = p
+        .extract(evt, "dummy.divisible[0]")
+        .expect_err("divisor 0 must fail");
+    format!("{err:#}")
+}
 
 #[test]
 fn exception_in_extract_names_the_plugin_source_line() {
     let Some(lib) = test_plugin() else { return };
-    let p = RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init");
-    let events = p
-        .read_events(r#"{"start":1,"maxEvents":1}"#, 1)
-        .expect("events");
-    let err = p
-        .extract(&events[0], "dummy.divisible[0]")
-        .expect_err("divisor 0 must fail");
-    let text = format!("{err:#}");
+    let (p, events) = instance_with_events(lib, 1);
+    let text = division_error(&p, &events[0]);
     assert!(
         text.contains("dummy_ts") && text.contains("dummy.divisible"),
         "{text}"
@@ -44,19 +55,13 @@ fn exception_in_extract_names_the_plugin_source_line() {
 #[test]
 fn errors_on_every_event_do_not_grow_memory() {
     let Some(lib) = test_plugin() else { return };
-    let p = RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init");
-    let events = p
-        .read_events(r#"{"start":1,"maxEvents":100}"#, 100)
-        .expect("events");
+    let (p, events) = instance_with_events(lib, 100);
     let throw = |rounds: u64| {
         let mut last = String::new();
         for i in 0..rounds {
             let mut evt = events[(i % 100) as usize].clone();
             evt.num += i;
-            let err = p
-                .extract(&evt, "dummy.divisible[0]")
-                .expect_err("divisor 0 must fail");
-            last = format!("{err:#}");
+            last = division_error(&p, &evt);
         }
         last
     };
@@ -84,18 +89,10 @@ fn errors_on_every_event_do_not_grow_memory() {
 fn errors_in_instance_after_instance_do_not_grow_memory() {
     let Some(lib) = test_plugin() else { return };
     let cycle = || {
-        let p = RawPlugin::init(lib, r#"{"jitter":0}"#, true).expect("init");
-        let events = p
-            .read_events(r#"{"start":1,"maxEvents":100}"#, 100)
-            .expect("events");
+        let (p, events) = instance_with_events(lib, 100);
         for evt in &events {
-            let err = p
-                .extract(evt, "dummy.divisible[0]")
-                .expect_err("divisor 0 must fail");
-            assert!(
-                format!("{err:#}").contains("(at extract dummy.ts:"),
-                "{err:#}"
-            );
+            let text = division_error(&p, evt);
+            assert!(text.contains("(at extract dummy.ts:"), "{text}");
         }
         p.destroy();
     };
