@@ -1,0 +1,589 @@
+/**
+ * A JSON reader that keeps the text as written, with the data model of the
+ * Go `fastjson` package (valyala/fastjson, the geraldcombs fork used by the
+ * official Falco plugins): numbers keep their text (`1.50`, 64-bit integers
+ * exact), strings and keys keep their escapes until read, objects keep key
+ * order and duplicate keys, and {@linkcode JsonValue.marshal} writes a value
+ * back as compact JSON the way `fastjson.Value.MarshalTo` does.
+ *
+ * Reading mutates, as in fastjson: asking a raw string for its type or text
+ * decodes it (best effort: a bad escape is kept as written), and a key
+ * lookup that misses, or looks for a key with a backslash, decodes the
+ * object's keys. Decoded strings and keys are written back with Go's
+ * `strconv.Quote` when they hold `"`, `\` or a control character, else
+ * between plain quotes. Plugins that must give the same text as a Go plugin
+ * on the same event (k8saudit) need exactly this.
+ *
+ * The grammar is fastjson's, which is looser than RFC 8259: string contents
+ * are not checked (control characters, bad escapes), a number is any run of
+ * `0-9 . - + e E` (or `inf`/`nan`), and nesting stops at 300 levels.
+ *
+ * @module
+ */
+
+/** The kinds of a {@linkcode JsonValue}. */
+export type JsonKind =
+  | "object"
+  | "array"
+  | "string"
+  | "number"
+  | "true"
+  | "false"
+  | "null";
+
+const RAW_STRING = 0;
+const STRING = 1;
+const NUMBER = 2;
+const OBJECT = 3;
+const ARRAY = 4;
+const TRUE = 5;
+const FALSE = 6;
+const NULL = 7;
+
+const KIND_NAMES: JsonKind[] = [
+  "string",
+  "string",
+  "number",
+  "object",
+  "array",
+  "true",
+  "false",
+  "null",
+];
+
+/** Deepest nesting accepted, as fastjson's `MaxDepth`. */
+export const MAX_DEPTH = 300;
+
+/** One parsed JSON value (see the module documentation for its rules). */
+export class JsonValue {
+  /** @internal */
+  t: number;
+  /** @internal raw or decoded string text, or number text */
+  s = "";
+  /** @internal object keys (raw until `keysDecoded`) */
+  keys: string[] | undefined;
+  /** @internal object values, or array items */
+  items: JsonValue[] | undefined;
+  /** @internal */
+  keysDecoded = false;
+
+  /** @internal */
+  constructor(t: number) {
+    this.t = t;
+  }
+
+  /**
+   * The kind of the value. Decodes a raw string, as fastjson's `Type()`.
+   *
+   * @returns The kind.
+   *
+   * @example Kinds
+   * ```ts
+   * import { parseJson } from "./lossless_json.ts";
+   * console.assert(parseJson('{"a":[1]}').get("a")?.kind() === "array");
+   * ```
+   */
+  kind(): JsonKind {
+    if (this.t === RAW_STRING) {
+      this.s = unescapeBestEffort(this.s);
+      this.t = STRING;
+    }
+    return KIND_NAMES[this.t];
+  }
+
+  /**
+   * The decoded text of a string value, as fastjson's `GetStringBytes()`.
+   *
+   * @returns The text, or `undefined` when the value is not a string.
+   *
+   * @example Escapes decoded
+   * ```ts
+   * import { parseJson } from "./lossless_json.ts";
+   * console.assert(parseJson('["a\\u003cb"]').at(0)?.text() === "a<b");
+   * ```
+   */
+  text(): string | undefined {
+    return this.kind() === "string" ? this.s : undefined;
+  }
+
+  /** Whether the value is `true`. */
+  isTrue(): boolean {
+    return this.t === TRUE;
+  }
+
+  /**
+   * Walks the value by keys, as fastjson's `Get(keys...)`: an object member
+   * (the first with that key), or an array item when the key is a decimal
+   * index.
+   *
+   * @param keys The path.
+   * @returns The value found, or `undefined`.
+   *
+   * @example A nested member
+   * ```ts
+   * import { parseJson } from "./lossless_json.ts";
+   * const v = parseJson('{"a":{"b":1.50}}');
+   * console.assert(v.get("a", "b")?.marshal() === "1.50");
+   * ```
+   */
+  get(...keys: string[]): JsonValue | undefined {
+    // deno-lint-ignore no-this-alias
+    let v: JsonValue | undefined = this;
+    for (const key of keys) {
+      if (v.t === OBJECT) {
+        v = v.member(key);
+      } else if (v.t === ARRAY) {
+        v = v.items![goAtoi(key)];
+      } else {
+        return undefined;
+      }
+      if (v === undefined) return undefined;
+    }
+    return v;
+  }
+
+  /** The items of an array value, or `undefined` for any other kind. */
+  array(): JsonValue[] | undefined {
+    return this.t === ARRAY ? this.items : undefined;
+  }
+
+  /** The item `i` of an array value. */
+  at(i: number): JsonValue | undefined {
+    return this.t === ARRAY ? this.items![i] : undefined;
+  }
+
+  /**
+   * The members of an object value (keys decoded, as fastjson's `Visit`),
+   * in document order, duplicates included.
+   *
+   * @returns `[key, value]` pairs, or `undefined` when not an object.
+   */
+  entries(): [string, JsonValue][] | undefined {
+    if (this.t !== OBJECT) return undefined;
+    this.decodeKeys();
+    return this.keys!.map((k, i) => [k, this.items![i]]);
+  }
+
+  /**
+   * The value as compact JSON, as fastjson's `MarshalTo`: number text and
+   * raw strings as written, decoded strings and keys quoted again.
+   *
+   * @returns The JSON text.
+   *
+   * @example Text kept
+   * ```ts
+   * import { parseJson } from "./lossless_json.ts";
+   * const text = '{ "b": 1.50, "a": "\\u003c", "b": 12345678901234567890 }';
+   * console.assert(
+   *   parseJson(text).marshal() ===
+   *     '{"b":1.50,"a":"\\u003c","b":12345678901234567890}',
+   * );
+   * ```
+   */
+  marshal(): string {
+    const out: string[] = [];
+    marshalTo(this, out);
+    return out.join("");
+  }
+
+  /** @internal */
+  member(key: string): JsonValue | undefined {
+    const keys = this.keys!;
+    if (!this.keysDecoded && !key.includes("\\")) {
+      // fastjson's fast path: compare with the raw keys first.
+      const i = keys.indexOf(key);
+      if (i >= 0) return this.items![i];
+    }
+    this.decodeKeys();
+    const i = keys.indexOf(key);
+    return i >= 0 ? this.items![i] : undefined;
+  }
+
+  /** @internal */
+  decodeKeys(): void {
+    if (this.keysDecoded) return;
+    const keys = this.keys!;
+    for (let i = 0; i < keys.length; i++) {
+      keys[i] = unescapeBestEffort(keys[i]);
+    }
+    this.keysDecoded = true;
+  }
+}
+
+function marshalTo(v: JsonValue, out: string[]): void {
+  switch (v.t) {
+    case RAW_STRING:
+      out.push('"', v.s, '"');
+      return;
+    case STRING:
+      out.push(escapeString(v.s));
+      return;
+    case NUMBER:
+      out.push(v.s);
+      return;
+    case OBJECT: {
+      out.push("{");
+      const keys = v.keys!, items = v.items!;
+      for (let i = 0; i < keys.length; i++) {
+        if (i > 0) out.push(",");
+        out.push(v.keysDecoded ? escapeString(keys[i]) : `"${keys[i]}"`, ":");
+        marshalTo(items[i], out);
+      }
+      out.push("}");
+      return;
+    }
+    case ARRAY: {
+      out.push("[");
+      const items = v.items!;
+      for (let i = 0; i < items.length; i++) {
+        if (i > 0) out.push(",");
+        marshalTo(items[i], out);
+      }
+      out.push("]");
+      return;
+    }
+    case TRUE:
+      out.push("true");
+      return;
+    case FALSE:
+      out.push("false");
+      return;
+    default:
+      out.push("null");
+  }
+}
+
+/** Go's `strconv.Atoi` for a lookup: the index, or -1 when not one. */
+function goAtoi(key: string): number {
+  if (!/^[+-]?[0-9]+$/.test(key)) return -1;
+  const n = Number(key);
+  return Number.isSafeInteger(n) ? n : -1;
+}
+
+const isWs = (c: number) =>
+  c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
+
+/**
+ * Parses JSON text with fastjson's grammar (leading and trailing white space
+ * allowed).
+ *
+ * @param text The JSON text.
+ * @returns The root value.
+ * @throws {SyntaxError} When the text is not JSON for fastjson.
+ *
+ * @example Parse and write back
+ * ```ts
+ * import { parseJson } from "./lossless_json.ts";
+ * console.assert(parseJson(' [1.0, "x"] ').marshal() === '[1.0,"x"]');
+ * ```
+ */
+export function parseJson(text: string): JsonValue {
+  const p = new Parser(text);
+  p.skipWs();
+  const v = p.value(0);
+  p.skipWs();
+  if (p.i < text.length) {
+    throw new SyntaxError(`Unexpected tail at offset ${p.i}`);
+  }
+  return v;
+}
+
+class Parser {
+  i = 0;
+  constructor(readonly s: string) {}
+
+  skipWs(): void {
+    const s = this.s;
+    while (this.i < s.length && isWs(s.charCodeAt(this.i))) this.i++;
+  }
+
+  fail(what: string): never {
+    throw new SyntaxError(`${what} at offset ${this.i}`);
+  }
+
+  value(depth: number): JsonValue {
+    const s = this.s;
+    if (this.i >= s.length) this.fail("Cannot parse empty string");
+    if (++depth > MAX_DEPTH) this.fail(`Nesting deeper than ${MAX_DEPTH}`);
+    const c = s.charCodeAt(this.i);
+    if (c === 0x7b) return this.object(depth);
+    if (c === 0x5b) return this.array(depth);
+    if (c === 0x22) {
+      const v = new JsonValue(RAW_STRING);
+      v.s = this.rawString();
+      return v;
+    }
+    if (c === 0x74) return this.literal("true", TRUE);
+    if (c === 0x66) return this.literal("false", FALSE);
+    if (c === 0x6e) {
+      if (s.startsWith("null", this.i)) return this.literal("null", NULL);
+      if (s.slice(this.i, this.i + 3).toLowerCase() === "nan") {
+        const v = new JsonValue(NUMBER);
+        v.s = s.slice(this.i, this.i + 3);
+        this.i += 3;
+        return v;
+      }
+      this.fail("Unexpected value");
+    }
+    return this.number();
+  }
+
+  literal(word: string, t: number): JsonValue {
+    if (!this.s.startsWith(word, this.i)) this.fail("Unexpected value");
+    this.i += word.length;
+    return new JsonValue(t);
+  }
+
+  number(): JsonValue {
+    const s = this.s, start = this.i;
+    let i = start;
+    for (; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (
+        (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d || c === 0x65 ||
+        c === 0x45 || c === 0x2b
+      ) continue;
+      const n = i - start;
+      if (n === 0 || (n === 1 && (s[i - 1] === "-" || s[i - 1] === "+"))) {
+        const word = s.slice(i, i + 3).toLowerCase();
+        if (word === "inf" || word === "nan") {
+          i += 3;
+          break;
+        }
+        this.i = i;
+        this.fail("Cannot parse number");
+      }
+      break;
+    }
+    const v = new JsonValue(NUMBER);
+    v.s = s.slice(start, i);
+    this.i = i;
+    return v;
+  }
+
+  /** The raw text between the quotes; `i` is at the opening quote. */
+  rawString(): string {
+    const s = this.s, start = this.i + 1;
+    let from = start;
+    for (;;) {
+      const q = s.indexOf('"', from);
+      if (q < 0) {
+        this.i = s.length;
+        this.fail("Missing closing quote");
+      }
+      let b = q;
+      while (b > start && s.charCodeAt(b - 1) === 0x5c) b--;
+      if ((q - b) % 2 === 0) {
+        this.i = q + 1;
+        return s.slice(start, q);
+      }
+      from = q + 1;
+    }
+  }
+
+  array(depth: number): JsonValue {
+    const s = this.s;
+    const v = new JsonValue(ARRAY);
+    const items: JsonValue[] = v.items = [];
+    this.i++;
+    this.skipWs();
+    if (this.i >= s.length) this.fail("Missing ']'");
+    if (s.charCodeAt(this.i) === 0x5d) {
+      this.i++;
+      return v;
+    }
+    for (;;) {
+      this.skipWs();
+      items.push(this.value(depth));
+      this.skipWs();
+      if (this.i >= s.length) this.fail("Unexpected end of array");
+      const c = s.charCodeAt(this.i++);
+      if (c === 0x2c) continue;
+      if (c === 0x5d) return v;
+      this.i--;
+      this.fail("Missing ',' after array value");
+    }
+  }
+
+  object(depth: number): JsonValue {
+    const s = this.s;
+    const v = new JsonValue(OBJECT);
+    const keys: string[] = v.keys = [];
+    const items: JsonValue[] = v.items = [];
+    this.i++;
+    this.skipWs();
+    if (this.i >= s.length) this.fail("Missing '}'");
+    if (s.charCodeAt(this.i) === 0x7d) {
+      this.i++;
+      return v;
+    }
+    for (;;) {
+      this.skipWs();
+      if (s.charCodeAt(this.i) !== 0x22) this.fail("Missing object key");
+      keys.push(this.rawString());
+      this.skipWs();
+      if (s.charCodeAt(this.i) !== 0x3a) this.fail("Missing ':' after key");
+      this.i++;
+      this.skipWs();
+      items.push(this.value(depth));
+      this.skipWs();
+      if (this.i >= s.length) this.fail("Unexpected end of object");
+      const c = s.charCodeAt(this.i++);
+      if (c === 0x2c) continue;
+      if (c === 0x7d) return v;
+      this.i--;
+      this.fail("Missing ',' after object value");
+    }
+  }
+}
+
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+
+/**
+ * Decodes the escapes of a raw JSON string as fastjson's
+ * `unescapeStringBestEffort`: an unknown or short escape is kept as
+ * written, a lone surrogate escape too, and a surrogate followed by a
+ * non-matching escape becomes U+FFFD (both consumed).
+ *
+ * @param raw The text between the quotes, as written.
+ * @returns The decoded text.
+ *
+ * @example Decoding
+ * ```ts
+ * import { unescapeBestEffort } from "./lossless_json.ts";
+ * console.assert(unescapeBestEffort("a\\tb\\x\\u00e9") === "a\tb\\x\u00e9");
+ * ```
+ */
+export function unescapeBestEffort(raw: string): string {
+  let n = raw.indexOf("\\");
+  if (n < 0) return raw;
+  let out = raw.slice(0, n);
+  let i = n + 1;
+  while (i <= raw.length) {
+    if (i >= raw.length) break;
+    const ch = raw[i++];
+    switch (ch) {
+      case '"':
+      case "\\":
+      case "/":
+        out += ch;
+        break;
+      case "b":
+        out += "\b";
+        break;
+      case "f":
+        out += "\f";
+        break;
+      case "n":
+        out += "\n";
+        break;
+      case "r":
+        out += "\r";
+        break;
+      case "t":
+        out += "\t";
+        break;
+      case "u": {
+        const xs = raw.slice(i, i + 4);
+        if (xs.length < 4 || !HEX4.test(xs)) {
+          out += "\\u";
+          break;
+        }
+        const x = parseInt(xs, 16);
+        i += 4;
+        if (x < 0xd800 || x > 0xdfff) {
+          out += String.fromCharCode(x);
+          break;
+        }
+        const ys = raw.slice(i + 2, i + 6);
+        if (
+          raw.length - i < 6 || raw[i] !== "\\" || raw[i + 1] !== "u" ||
+          !HEX4.test(ys)
+        ) {
+          out += "\\u" + xs;
+          break;
+        }
+        const y = parseInt(ys, 16);
+        out += x < 0xdc00 && y >= 0xdc00 && y <= 0xdfff
+          ? String.fromCharCode(x, y)
+          : "\ufffd";
+        i += 6;
+        break;
+      }
+      default:
+        out += "\\" + ch;
+    }
+    n = raw.indexOf("\\", i);
+    if (n < 0) {
+      out += raw.slice(i);
+      break;
+    }
+    out += raw.slice(i, n);
+    i = n + 1;
+  }
+  return out;
+}
+
+/**
+ * Quotes a decoded string as fastjson's `escapeString`: between plain
+ * quotes, or with Go's `strconv.Quote` when it holds `"`, `\` or a
+ * character below U+0020.
+ *
+ * @param s The text.
+ * @returns The JSON string.
+ *
+ * @example Both paths
+ * ```ts
+ * import { escapeString } from "./lossless_json.ts";
+ * console.assert(escapeString("a<b") === '"a<b"');
+ * console.assert(escapeString('a"\n') === '"a\\"\\n"');
+ * ```
+ */
+export function escapeString(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return /["\\\x00-\x1f]/.test(s) ? goQuote(s) : `"${s}"`;
+}
+
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
+const GO_ESCAPES: Record<number, string> = {
+  7: "\\a",
+  8: "\\b",
+  12: "\\f",
+  10: "\\n",
+  13: "\\r",
+  9: "\\t",
+  11: "\\v",
+};
+
+/**
+ * Go's `strconv.Quote`: `"` and `\` escaped, printable characters kept,
+ * `\a \b \f \n \r \t \v`, other ASCII controls as `\xHH`, other
+ * unprintable characters as `\uHHHH` or `\UHHHHHHHH` (Unicode categories
+ * of the JavaScript engine, which may differ from Go's in new code points).
+ *
+ * @param s The text.
+ * @returns The quoted text.
+ *
+ * @example Quoting
+ * ```ts
+ * import { goQuote } from "./lossless_json.ts";
+ * console.assert(goQuote("\u0001é\u00ad") === '"\\x01é\\u00ad"');
+ * ```
+ */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"' || ch === "\\") out += "\\" + ch;
+    else if (c >= 0x20 && c < 0x7f) out += ch;
+    else if (c >= 0xa1 && PRINTABLE.test(ch)) out += ch;
+    else if (GO_ESCAPES[c]) out += GO_ESCAPES[c];
+    else if (c < 0x20 || c === 0x7f) out += "\\x" + hex(c, 2);
+    else if (c >= 0xd800 && c <= 0xdfff) out += "\\ufffd";
+    else if (c < 0x10000) out += "\\u" + hex(c, 4);
+    else out += "\\U" + hex(c, 8);
+  }
+  return out + '"';
+}
+
+const hex = (c: number, width: number) => c.toString(16).padStart(width, "0");
