@@ -528,12 +528,10 @@ function volumeTypes(root: JsonValue, index: number): Result {
 
 function sourceIps(root: JsonValue, index: number, fix: boolean): Result {
   if (!fix) return rulesField(root, index, "sourceIPs");
-  const vs = valuesAt(root, index, ["sourceIPs"]);
-  if (vs === undefined) return undefined;
-  const v = vs[0];
-  if (v === null) return undefined;
-  if (v.kind() === "array") return asStringsSkipNull(v.array()!);
-  return index >= 0 ? [asString(v)] : undefined;
+  const ips = root.get("sourceIPs")?.array();
+  if (ips === undefined) return undefined;
+  if (index < 0) return asStringsSkipNull(ips);
+  return index < ips.length ? [asString(ips[index])] : undefined;
 }
 
 /** What an extractor gets: the parsed event, `-1` or the index, the key. */
