@@ -1372,6 +1372,41 @@ class DirectoryLines implements LineSource {
   }
 }
 
+/** A file read to its end, or a directory's files; looked at on first read. */
+class PathLines implements LineSource {
+  #inner: LineSource | undefined;
+  #closed = false;
+  constructor(readonly path: string) {}
+
+  async nextLines(max: number): Promise<string[] | null> {
+    if (this.#inner === undefined) {
+      const info = await Deno.stat(this.path);
+      if (!info.isDirectory) {
+        this.#inner = followFile(this.path, { from: "start", follow: false });
+      } else {
+        const files: { file: string; mtime: number }[] = [];
+        for await (const e of Deno.readDir(this.path)) {
+          if (e.isDirectory) continue;
+          const file = `${this.path}/${e.name}`;
+          const mtime = (await Deno.stat(file)).mtime?.getTime() ?? 0;
+          files.push({ file, mtime });
+        }
+        files.sort((a, b) =>
+          a.mtime - b.mtime || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)
+        );
+        this.#inner = new DirectoryLines(files.map((f) => f.file));
+      }
+      if (this.#closed) this.#inner.close();
+    }
+    return this.#inner.nextLines(max);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#inner?.close();
+  }
+}
+
 interface Webhook {
   server: Deno.HttpServer;
   bodies: string[];
@@ -1513,24 +1548,10 @@ function openCapture(state: State, params: string): Capture {
       }
       cap.lines = followFile(path, { from: "end", follow: true });
       return cap;
-    case "": {
-      const p = params.trim();
-      const info = Deno.statSync(p);
-      if (!info.isDirectory) {
-        cap.lines = followFile(p, { from: "start", follow: false });
-        return cap;
-      }
-      const files = [...Deno.readDirSync(p)]
-        .filter((e) => !e.isDirectory)
-        .map((e) => {
-          const file = `${p}/${e.name}`;
-          return { file, mtime: Deno.statSync(file).mtime?.getTime() ?? 0 };
-        })
-        .sort((a, b) => a.mtime - b.mtime)
-        .map((e) => e.file);
-      cap.lines = new DirectoryLines(files);
+    case "":
+      // A path: stat and list it at the first batch (`open` cannot await).
+      cap.lines = new PathLines(params.trim());
       return cap;
-    }
     default:
       throw new Error(`scheme "${scheme}" is not supported`);
   }
