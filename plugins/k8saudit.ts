@@ -45,7 +45,11 @@ import {
   type FileFollower,
   followFile,
 } from "../mod.ts";
-import { type JsonValue, parseJson } from "../runtime/lossless_json.ts";
+import {
+  JsonParser,
+  type JsonValue,
+  parseJson,
+} from "../runtime/lossless_json.ts";
 import { utf8Length } from "../runtime/_utf8.ts";
 
 /** Init config: the Go plugin's keys, and `fixGoBugs`. */
@@ -69,6 +73,10 @@ const DEFAULT_MAX_EVENT_SIZE = 262144;
 const BATCH = 256;
 /** How long a webhook `nextBatch` waits for a body, ms (Go: 30 ms). */
 const WAIT_MS = 30;
+/** Parsing per `nextBatch` call before returning what is ready, ms. */
+const SLICE_MS = 50;
+/** Values parsed between two looks at the clock. */
+const PARSE_STEP = 2048;
 
 // ---------------------------------------------------------------------------
 // Time
@@ -156,30 +164,30 @@ export function auditEvents(
     log(`cannot parse JSON: ${(e as Error).message}`);
     return [];
   }
-  const found: (EventInput | string)[] = [];
-  const err = collectEvents(root, maxEventSize, found);
-  // As the Go plugin: a document it does not recognize drops every event
-  // of the line or body; a bad event drops only itself.
+  const found: JsonValue[] = [];
+  const err = collectEvents(root, found);
   if (err !== undefined) {
     log(err);
     return [];
   }
   const out: EventInput[] = [];
-  for (const e of found) {
+  for (const v of found) {
+    const e = toEvent(v, maxEventSize);
     if (typeof e === "string") log(e);
     else out.push(e);
   }
   return out;
 }
 
-function collectEvents(
-  v: JsonValue,
-  maxEventSize: number,
-  out: (EventInput | string)[],
-): string | undefined {
+/**
+ * The event objects of a parsed line or body. As the Go plugin: a document
+ * it does not recognize drops every event of the line or body (the error is
+ * returned); a bad event is dropped later, alone ({@linkcode toEvent}).
+ */
+function collectEvents(v: JsonValue, out: JsonValue[]): string | undefined {
   if (v.kind() === "array") {
     for (const item of v.array()!) {
-      const err = collectEvents(item, maxEventSize, out);
+      const err = collectEvents(item, out);
       if (err !== undefined) return err;
     }
     return undefined;
@@ -188,17 +196,18 @@ function collectEvents(
   if (kind === "EventList") {
     const items = v.get("items")?.array();
     if (items !== undefined) {
-      for (const item of items) out.push(oneEvent(item, maxEventSize));
+      for (const item of items) out.push(item);
       return undefined;
     }
   } else if (kind === "Event") {
-    out.push(oneEvent(v, maxEventSize));
+    out.push(v);
     return undefined;
   }
   return "data not recognized as a k8s audit event";
 }
 
-function oneEvent(v: JsonValue, maxEventSize: number): EventInput | string {
+/** One event object as an event (payload, time), or why it is dropped. */
+function toEvent(v: JsonValue, maxEventSize: number): EventInput | string {
   const stamp = v.get("stageTimestamp");
   if (stamp === undefined) return "can't read stageTimestamp";
   const text = stamp.text() ?? "";
@@ -1416,8 +1425,14 @@ interface Webhook {
 interface Capture {
   lines?: LineSource;
   webhook?: Webhook;
-  /** Events parsed and not yet returned. */
-  pending: EventInput[];
+  /** Lines or bodies read and not parsed yet, from `textAt` on. */
+  texts: string[];
+  textAt: number;
+  /** The line or body being parsed. */
+  parser?: JsonParser;
+  /** Event objects parsed and not yet returned, from `itemAt` on. */
+  items: JsonValue[];
+  itemAt: number;
   closed: boolean;
 }
 
@@ -1500,8 +1515,10 @@ function openWebhook(
     if (Number(req.headers.get("content-length") ?? "0") > limit) {
       return tooLarge();
     }
-    const body = await req.text();
-    if (utf8Length(body) > limit) return tooLarge();
+    // Bytes, then one native decode: no JavaScript loop over a large body.
+    const bytes = await req.arrayBuffer();
+    if (bytes.byteLength > limit) return tooLarge();
+    const body = new TextDecoder().decode(bytes);
     if (hook.bodies.length >= state.webhookMaxQueue) {
       state.log(
         `webhook queue full (${state.webhookMaxQueue} bodies): answered 503`,
@@ -1535,7 +1552,13 @@ function openWebhook(
  * `https://`, `file://`, or a file or directory path.
  */
 function openCapture(state: State, params: string): Capture {
-  const cap: Capture = { pending: [], closed: false };
+  const cap: Capture = {
+    texts: [],
+    textAt: 0,
+    items: [],
+    itemAt: 0,
+    closed: false,
+  };
   const { scheme, host, path } = splitUrl(params);
   switch (scheme) {
     case "http":
@@ -1557,41 +1580,77 @@ function openCapture(state: State, params: string): Capture {
   }
 }
 
+/** The next lines or bodies: `[]` when none came in time, `null` at the end. */
+async function readTexts(cap: Capture): Promise<string[] | null> {
+  const hook = cap.webhook;
+  if (hook === undefined) return await cap.lines!.nextLines(BATCH);
+  if (hook.bodies.length === 0) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        hook.wake = null;
+        resolve();
+      }, WAIT_MS);
+      hook.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+  return hook.bodies.splice(0, BATCH);
+}
+
+/**
+ * The next events. Parsing runs in slices of `SLICE_MS`: a body of many
+ * megabytes spans several calls (each returns what is ready, maybe
+ * nothing), so no callback outlives its deadline.
+ */
 async function nextEvents(
   state: State,
   cap: Capture,
 ): Promise<EventInput[] | typeof EOF> {
-  while (cap.pending.length === 0) {
-    if (cap.closed) return EOF;
-    let texts: string[] | null;
-    if (cap.webhook) {
-      const hook = cap.webhook;
-      if (hook.bodies.length === 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            hook.wake = null;
-            resolve();
-          }, WAIT_MS);
-          hook.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-      texts = hook.bodies.splice(0, BATCH);
-      if (texts.length === 0) return [];
-    } else {
-      texts = await cap.lines!.nextLines(BATCH);
-      if (texts === null) return EOF;
+  const until = Date.now() + SLICE_MS;
+  const out: EventInput[] = [];
+  for (;;) {
+    if (cap.closed) return out.length > 0 ? out : EOF;
+    while (cap.itemAt < cap.items.length && out.length < BATCH) {
+      const e = toEvent(cap.items[cap.itemAt++], state.maxEventSize);
+      if (typeof e === "string") state.log(e);
+      else out.push(e);
     }
-    for (const t of texts) {
-      if (t.length === 0) continue;
-      for (const e of auditEvents(t, state.maxEventSize, state.log)) {
-        cap.pending.push(e);
-      }
+    if (cap.itemAt >= cap.items.length && cap.items.length > 0) {
+      cap.items = [];
+      cap.itemAt = 0;
     }
+    if (out.length >= BATCH || Date.now() > until) return out;
+    if (cap.parser !== undefined) {
+      const parser = cap.parser;
+      try {
+        if (!parser.step(PARSE_STEP)) continue;
+      } catch (e) {
+        state.log(`cannot parse JSON: ${(e as Error).message}`);
+        cap.parser = undefined;
+        continue;
+      }
+      cap.parser = undefined;
+      const found: JsonValue[] = [];
+      const err = collectEvents(parser.result!, found);
+      if (err !== undefined) state.log(err);
+      else cap.items = found;
+      continue;
+    }
+    if (cap.textAt < cap.texts.length) {
+      const text = cap.texts[cap.textAt++];
+      if (text.length > 0) cap.parser = new JsonParser(text);
+      continue;
+    }
+    cap.texts = [];
+    cap.textAt = 0;
+    if (out.length > 0) return out;
+    const texts = await readTexts(cap);
+    if (texts === null) return EOF;
+    if (texts.length === 0) return out;
+    cap.texts = texts;
   }
-  return cap.pending.splice(0, BATCH);
 }
 
 function closeCapture(cap: Capture): void {

@@ -278,64 +278,174 @@ const isWs = (c: number) =>
  * ```
  */
 export function parseJson(text: string): JsonValue {
-  const p = new Parser(text);
-  p.skipWs();
-  const v = p.value(0);
-  p.skipWs();
-  if (p.i < text.length) {
-    throw new SyntaxError(`Unexpected tail at offset ${p.i}`);
-  }
-  return v;
+  const p = new JsonParser(text);
+  p.step(Infinity);
+  return p.result!;
 }
 
-class Parser {
-  i = 0;
-  constructor(readonly s: string) {}
+const VALUE = 0, KEY = 1, AFTER = 2, DONE = 3;
 
-  skipWs(): void {
-    const s = this.s;
-    while (this.i < s.length && isWs(s.charCodeAt(this.i))) this.i++;
+/**
+ * A JSON parse that can stop and resume ({@linkcode JsonParser.step}), so a
+ * document of many megabytes is parsed in slices between which the caller
+ * yields (a plugin callback must return within its deadline). No recursion:
+ * nesting costs no stack.
+ *
+ * @example Parse in slices
+ * ```ts
+ * import { JsonParser } from "./lossless_json.ts";
+ * const p = new JsonParser('{"a":[1,2,3]}');
+ * while (!p.step(2)) {
+ *   // yield to the event loop here
+ * }
+ * console.assert(p.result!.marshal() === '{"a":[1,2,3]}');
+ * ```
+ */
+export class JsonParser {
+  /** The root value, once {@linkcode JsonParser.step} returned true. */
+  result: JsonValue | undefined;
+  #i = 0;
+  #state = VALUE;
+  #stack: JsonValue[] = [];
+  readonly #s: string;
+
+  /** @param text The JSON text. */
+  constructor(text: string) {
+    this.#s = text;
+    this.#skipWs();
   }
 
-  fail(what: string): never {
-    throw new SyntaxError(`${what} at offset ${this.i}`);
+  /**
+   * Parses up to `budget` values and keys.
+   *
+   * @param budget How many values and keys to read before returning.
+   * @returns Whether the parse is complete (`result` is set).
+   * @throws {SyntaxError} When the text is not JSON for fastjson.
+   */
+  step(budget: number): boolean {
+    const s = this.#s, stack = this.#stack;
+    while (budget-- > 0) {
+      switch (this.#state) {
+        case VALUE: {
+          if (this.#i >= s.length) this.#fail("Cannot parse empty string");
+          if (stack.length + 1 > MAX_DEPTH) {
+            this.#fail(`Nesting deeper than ${MAX_DEPTH}`);
+          }
+          const c = s.charCodeAt(this.#i);
+          if (c === 0x7b || c === 0x5b) {
+            const v = new JsonValue(c === 0x7b ? OBJECT : ARRAY);
+            v.items = [];
+            if (c === 0x7b) v.keys = [];
+            this.#attach(v);
+            this.#i++;
+            this.#skipWs();
+            if (this.#i >= s.length) {
+              this.#fail(c === 0x7b ? "Missing '}'" : "Missing ']'");
+            }
+            if (s.charCodeAt(this.#i) === c + 2) {
+              this.#i++;
+              this.#state = AFTER;
+            } else {
+              stack.push(v);
+              this.#state = c === 0x7b ? KEY : VALUE;
+            }
+            break;
+          }
+          this.#attach(this.#scalar(c));
+          this.#state = AFTER;
+          break;
+        }
+        case KEY: {
+          this.#skipWs();
+          if (s.charCodeAt(this.#i) !== 0x22) this.#fail("Missing object key");
+          stack[stack.length - 1].keys!.push(this.#rawString());
+          this.#skipWs();
+          if (s.charCodeAt(this.#i) !== 0x3a) {
+            this.#fail("Missing ':' after key");
+          }
+          this.#i++;
+          this.#skipWs();
+          this.#state = VALUE;
+          break;
+        }
+        case AFTER: {
+          this.#skipWs();
+          if (stack.length === 0) {
+            if (this.#i < s.length) this.#fail("Unexpected tail");
+            this.#state = DONE;
+            return true;
+          }
+          const top = stack[stack.length - 1];
+          const object = top.t === OBJECT;
+          if (this.#i >= s.length) {
+            this.#fail(`Unexpected end of ${object ? "object" : "array"}`);
+          }
+          const c = s.charCodeAt(this.#i++);
+          if (c === 0x2c) {
+            if (!object) this.#skipWs();
+            this.#state = object ? KEY : VALUE;
+          } else if (c === (object ? 0x7d : 0x5d)) {
+            stack.pop();
+          } else {
+            this.#i--;
+            this.#fail(
+              `Missing ',' after ${object ? "object" : "array"} value`,
+            );
+          }
+          break;
+        }
+        default:
+          return true;
+      }
+    }
+    return this.#state === DONE;
   }
 
-  value(depth: number): JsonValue {
-    const s = this.s;
-    if (this.i >= s.length) this.fail("Cannot parse empty string");
-    if (++depth > MAX_DEPTH) this.fail(`Nesting deeper than ${MAX_DEPTH}`);
-    const c = s.charCodeAt(this.i);
-    if (c === 0x7b) return this.object(depth);
-    if (c === 0x5b) return this.array(depth);
+  #attach(v: JsonValue): void {
+    const stack = this.#stack;
+    if (stack.length === 0) this.result = v;
+    else stack[stack.length - 1].items!.push(v);
+  }
+
+  #skipWs(): void {
+    const s = this.#s;
+    while (this.#i < s.length && isWs(s.charCodeAt(this.#i))) this.#i++;
+  }
+
+  #fail(what: string): never {
+    throw new SyntaxError(`${what} at offset ${this.#i}`);
+  }
+
+  #scalar(c: number): JsonValue {
+    const s = this.#s;
     if (c === 0x22) {
       const v = new JsonValue(RAW_STRING);
-      v.s = this.rawString();
+      v.s = this.#rawString();
       return v;
     }
-    if (c === 0x74) return this.literal("true", TRUE);
-    if (c === 0x66) return this.literal("false", FALSE);
+    if (c === 0x74) return this.#literal("true", TRUE);
+    if (c === 0x66) return this.#literal("false", FALSE);
     if (c === 0x6e) {
-      if (s.startsWith("null", this.i)) return this.literal("null", NULL);
-      if (s.slice(this.i, this.i + 3).toLowerCase() === "nan") {
+      if (s.startsWith("null", this.#i)) return this.#literal("null", NULL);
+      if (s.slice(this.#i, this.#i + 3).toLowerCase() === "nan") {
         const v = new JsonValue(NUMBER);
-        v.s = s.slice(this.i, this.i + 3);
-        this.i += 3;
+        v.s = s.slice(this.#i, this.#i + 3);
+        this.#i += 3;
         return v;
       }
-      this.fail("Unexpected value");
+      this.#fail("Unexpected value");
     }
-    return this.number();
+    return this.#number();
   }
 
-  literal(word: string, t: number): JsonValue {
-    if (!this.s.startsWith(word, this.i)) this.fail("Unexpected value");
-    this.i += word.length;
+  #literal(word: string, t: number): JsonValue {
+    if (!this.#s.startsWith(word, this.#i)) this.#fail("Unexpected value");
+    this.#i += word.length;
     return new JsonValue(t);
   }
 
-  number(): JsonValue {
-    const s = this.s, start = this.i;
+  #number(): JsonValue {
+    const s = this.#s, start = this.#i;
     let i = start;
     for (; i < s.length; i++) {
       const c = s.charCodeAt(i);
@@ -350,89 +460,34 @@ class Parser {
           i += 3;
           break;
         }
-        this.i = i;
-        this.fail("Cannot parse number");
+        this.#i = i;
+        this.#fail("Cannot parse number");
       }
       break;
     }
     const v = new JsonValue(NUMBER);
     v.s = s.slice(start, i);
-    this.i = i;
+    this.#i = i;
     return v;
   }
 
   /** The raw text between the quotes; `i` is at the opening quote. */
-  rawString(): string {
-    const s = this.s, start = this.i + 1;
+  #rawString(): string {
+    const s = this.#s, start = this.#i + 1;
     let from = start;
     for (;;) {
       const q = s.indexOf('"', from);
       if (q < 0) {
-        this.i = s.length;
-        this.fail("Missing closing quote");
+        this.#i = s.length;
+        this.#fail("Missing closing quote");
       }
       let b = q;
       while (b > start && s.charCodeAt(b - 1) === 0x5c) b--;
       if ((q - b) % 2 === 0) {
-        this.i = q + 1;
+        this.#i = q + 1;
         return s.slice(start, q);
       }
       from = q + 1;
-    }
-  }
-
-  array(depth: number): JsonValue {
-    const s = this.s;
-    const v = new JsonValue(ARRAY);
-    const items: JsonValue[] = v.items = [];
-    this.i++;
-    this.skipWs();
-    if (this.i >= s.length) this.fail("Missing ']'");
-    if (s.charCodeAt(this.i) === 0x5d) {
-      this.i++;
-      return v;
-    }
-    for (;;) {
-      this.skipWs();
-      items.push(this.value(depth));
-      this.skipWs();
-      if (this.i >= s.length) this.fail("Unexpected end of array");
-      const c = s.charCodeAt(this.i++);
-      if (c === 0x2c) continue;
-      if (c === 0x5d) return v;
-      this.i--;
-      this.fail("Missing ',' after array value");
-    }
-  }
-
-  object(depth: number): JsonValue {
-    const s = this.s;
-    const v = new JsonValue(OBJECT);
-    const keys: string[] = v.keys = [];
-    const items: JsonValue[] = v.items = [];
-    this.i++;
-    this.skipWs();
-    if (this.i >= s.length) this.fail("Missing '}'");
-    if (s.charCodeAt(this.i) === 0x7d) {
-      this.i++;
-      return v;
-    }
-    for (;;) {
-      this.skipWs();
-      if (s.charCodeAt(this.i) !== 0x22) this.fail("Missing object key");
-      keys.push(this.rawString());
-      this.skipWs();
-      if (s.charCodeAt(this.i) !== 0x3a) this.fail("Missing ':' after key");
-      this.i++;
-      this.skipWs();
-      items.push(this.value(depth));
-      this.skipWs();
-      if (this.i >= s.length) this.fail("Unexpected end of object");
-      const c = s.charCodeAt(this.i++);
-      if (c === 0x2c) continue;
-      if (c === 0x7d) return v;
-      this.i--;
-      this.fail("Missing ',' after object value");
     }
   }
 }

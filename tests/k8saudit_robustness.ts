@@ -84,14 +84,22 @@ async function waitForPort(url: string, ms: number): Promise<boolean> {
   return false;
 }
 
-/** POSTs `body` until it is taken (a 503 is retried, as the apiserver does). */
+/**
+ * POSTs `body` until it is taken (a 503 is retried, as the apiserver does).
+ * Returns the status, or -1 when the connection failed.
+ */
 async function post(url: string, body: string): Promise<number> {
   for (;;) {
-    const r = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body,
-    });
+    let r: Response;
+    try {
+      r = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+    } catch {
+      return -1;
+    }
     await r.body?.cancel();
     if (r.status !== 503) return r.status;
     await new Promise((r) => setTimeout(r, 20));
