@@ -78,6 +78,8 @@ const SLICE_MS = 50;
 /** Values parsed between two looks at the clock. */
 const PARSE_STEP = 2048;
 
+export type { EventInput };
+
 // ---------------------------------------------------------------------------
 // Time
 
@@ -338,7 +340,10 @@ export function goQueryParam(uri: string, key: string): string | undefined {
 // Extraction: the Go plugin's extract.go, function for function
 
 type Values = (JsonValue | null)[];
-type Result = string | string[] | undefined;
+
+/** A field's result: a value, values, or none. */
+export type FieldResult = string | string[] | undefined;
+type Result = FieldResult;
 
 /** The Go plugin's `jsonValueAsString`: a string's text, else its JSON. */
 const asString = (v: JsonValue): string =>
@@ -788,7 +793,7 @@ export function extractField(
   index: number | undefined,
   key: string,
   fix: boolean,
-): Result {
+): FieldResult {
   if (root === undefined || root.get("auditID") === undefined) {
     return undefined;
   }

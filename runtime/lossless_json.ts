@@ -309,7 +309,11 @@ export class JsonParser {
   #stack: JsonValue[] = [];
   readonly #s: string;
 
-  /** @param text The JSON text. */
+  /**
+   * Starts a parse of `text`.
+   *
+   * @param text The JSON text.
+   */
   constructor(text: string) {
     this.#s = text;
     this.#skipWs();

@@ -86,4 +86,11 @@ export const SO_PLUGINS: SoPlugin[] = [
   soPlugin("plugins/jsonl.ts", "{}", ["{", '{"start":"x"}', '{"pollMs":1}']),
   soPlugin("plugins/webhook.ts", "{}", ["{", '{"maxBodyBytes":0}']),
   soPlugin("plugins/poll.ts", "{}", ["{", '{"intervalMs":1}']),
+  // Unknown keys are accepted, as by the Go plugin (additionalProperties).
+  soPlugin("plugins/k8saudit.ts", "{}", [
+    "{",
+    '{"maxEventSize":"big"}',
+    '{"maxEventSize":-1}',
+    '{"useAsync":"yes"}',
+  ]),
 ];
