@@ -216,9 +216,12 @@ function toEvent(v: JsonValue, maxEventSize: number): EventInput | string {
   const ts = parseRfc3339Nano(text);
   if (ts === undefined) return `cannot parse stageTimestamp "${text}"`;
   const payload = v.marshal();
-  const size = utf8Length(payload);
-  if (size > maxEventSize) {
-    return `event larger than maxEventSize: size=${size}`;
+  // A UTF-16 unit is at most 3 UTF-8 bytes: count only near the limit.
+  if (payload.length * 3 > maxEventSize) {
+    const size = utf8Length(payload);
+    if (size > maxEventSize) {
+      return `event larger than maxEventSize: size=${size}`;
+    }
   }
   return { payload, ts };
 }

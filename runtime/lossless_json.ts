@@ -54,6 +54,20 @@ const KIND_NAMES: JsonKind[] = [
 /** Deepest nesting accepted, as fastjson's `MaxDepth`. */
 export const MAX_DEPTH = 300;
 
+/**
+ * What the values of one parse share: the text, and whether a decode has
+ * changed how something would be written (a string or key with an escape
+ * or a control character read). Until then, a container whose text has no
+ * white space is written back as its slice of the text.
+ */
+class JsonDoc {
+  dirty = false;
+  constructor(readonly text: string) {}
+}
+
+// deno-lint-ignore no-control-regex
+const CHANGES_WHEN_DECODED = /[\\\x00-\x1f]/;
+
 /** One parsed JSON value (see the module documentation for its rules). */
 export class JsonValue {
   /** @internal */
@@ -66,10 +80,17 @@ export class JsonValue {
   items: JsonValue[] | undefined;
   /** @internal */
   keysDecoded = false;
+  /** @internal a container's text span; `end` -1 when it holds white space */
+  start = 0;
+  /** @internal */
+  end = -1;
+  /** @internal */
+  readonly doc: JsonDoc;
 
   /** @internal */
-  constructor(t: number) {
+  constructor(t: number, doc: JsonDoc) {
     this.t = t;
+    this.doc = doc;
   }
 
   /**
@@ -85,6 +106,7 @@ export class JsonValue {
    */
   kind(): JsonKind {
     if (this.t === RAW_STRING) {
+      if (CHANGES_WHEN_DECODED.test(this.s)) this.doc.dirty = true;
       this.s = unescapeBestEffort(this.s);
       this.t = STRING;
     }
@@ -181,6 +203,9 @@ export class JsonValue {
    * ```
    */
   marshal(): string {
+    if (this.end >= 0 && !this.doc.dirty) {
+      return this.doc.text.slice(this.start, this.end);
+    }
     const out: string[] = [];
     marshalTo(this, out);
     return out.join("");
@@ -204,6 +229,7 @@ export class JsonValue {
     if (this.keysDecoded) return;
     const keys = this.keys!;
     for (let i = 0; i < keys.length; i++) {
+      if (CHANGES_WHEN_DECODED.test(keys[i])) this.doc.dirty = true;
       keys[i] = unescapeBestEffort(keys[i]);
     }
     this.keysDecoded = true;
@@ -222,6 +248,10 @@ function marshalTo(v: JsonValue, out: string[]): void {
       out.push(v.s);
       return;
     case OBJECT: {
+      if (v.end >= 0 && !v.doc.dirty) {
+        out.push(v.doc.text.slice(v.start, v.end));
+        return;
+      }
       out.push("{");
       const keys = v.keys!, items = v.items!;
       for (let i = 0; i < keys.length; i++) {
@@ -233,6 +263,10 @@ function marshalTo(v: JsonValue, out: string[]): void {
       return;
     }
     case ARRAY: {
+      if (v.end >= 0 && !v.doc.dirty) {
+        out.push(v.doc.text.slice(v.start, v.end));
+        return;
+      }
       out.push("[");
       const items = v.items!;
       for (let i = 0; i < items.length; i++) {
@@ -307,7 +341,11 @@ export class JsonParser {
   #i = 0;
   #state = VALUE;
   #stack: JsonValue[] = [];
+  /** White space skipped so far, and at the opening of each open container. */
+  #ws = 0;
+  #wsMarks: number[] = [];
   readonly #s: string;
+  readonly #doc: JsonDoc;
 
   /**
    * Starts a parse of `text`.
@@ -316,6 +354,7 @@ export class JsonParser {
    */
   constructor(text: string) {
     this.#s = text;
+    this.#doc = new JsonDoc(text);
     this.#skipWs();
   }
 
@@ -337,9 +376,11 @@ export class JsonParser {
           }
           const c = s.charCodeAt(this.#i);
           if (c === 0x7b || c === 0x5b) {
-            const v = new JsonValue(c === 0x7b ? OBJECT : ARRAY);
+            const v = new JsonValue(c === 0x7b ? OBJECT : ARRAY, this.#doc);
             v.items = [];
             if (c === 0x7b) v.keys = [];
+            v.start = this.#i;
+            const mark = this.#ws;
             this.#attach(v);
             this.#i++;
             this.#skipWs();
@@ -348,9 +389,11 @@ export class JsonParser {
             }
             if (s.charCodeAt(this.#i) === c + 2) {
               this.#i++;
+              if (this.#ws === mark) v.end = this.#i;
               this.#state = AFTER;
             } else {
               stack.push(v);
+              this.#wsMarks.push(mark);
               this.#state = c === 0x7b ? KEY : VALUE;
             }
             break;
@@ -390,6 +433,7 @@ export class JsonParser {
             this.#state = object ? KEY : VALUE;
           } else if (c === (object ? 0x7d : 0x5d)) {
             stack.pop();
+            if (this.#wsMarks.pop() === this.#ws) top.end = this.#i;
           } else {
             this.#i--;
             this.#fail(
@@ -412,8 +456,9 @@ export class JsonParser {
   }
 
   #skipWs(): void {
-    const s = this.#s;
+    const s = this.#s, from = this.#i;
     while (this.#i < s.length && isWs(s.charCodeAt(this.#i))) this.#i++;
+    this.#ws += this.#i - from;
   }
 
   #fail(what: string): never {
@@ -423,7 +468,7 @@ export class JsonParser {
   #scalar(c: number): JsonValue {
     const s = this.#s;
     if (c === 0x22) {
-      const v = new JsonValue(RAW_STRING);
+      const v = new JsonValue(RAW_STRING, this.#doc);
       v.s = this.#rawString();
       return v;
     }
@@ -432,7 +477,7 @@ export class JsonParser {
     if (c === 0x6e) {
       if (s.startsWith("null", this.#i)) return this.#literal("null", NULL);
       if (s.slice(this.#i, this.#i + 3).toLowerCase() === "nan") {
-        const v = new JsonValue(NUMBER);
+        const v = new JsonValue(NUMBER, this.#doc);
         v.s = s.slice(this.#i, this.#i + 3);
         this.#i += 3;
         return v;
@@ -445,7 +490,7 @@ export class JsonParser {
   #literal(word: string, t: number): JsonValue {
     if (!this.#s.startsWith(word, this.#i)) this.#fail("Unexpected value");
     this.#i += word.length;
-    return new JsonValue(t);
+    return new JsonValue(t, this.#doc);
   }
 
   #number(): JsonValue {
@@ -469,7 +514,7 @@ export class JsonParser {
       }
       break;
     }
-    const v = new JsonValue(NUMBER);
+    const v = new JsonValue(NUMBER, this.#doc);
     v.s = s.slice(start, i);
     this.#i = i;
     return v;

@@ -148,3 +148,17 @@ Deno.test("escapeString and goQuote quote as Go", () => {
   );
   assert.equal(goQuote("\u{e0001}"), '"\\U000e0001"');
 });
+
+Deno.test("JsonValue.marshal slices untouched text and writes out the rest", () => {
+  const v = parseJson('{"a":{"b": 1},"c":[1,"x"],"d":"raw\x01"}');
+  assert.equal(v.get("c")!.marshal(), '[1,"x"]');
+  assert.equal(v.marshal(), '{"a":{"b":1},"c":[1,"x"],"d":"raw\x01"}');
+  // A raw control character is quoted by Go once the string is read.
+  assert.equal(v.get("d")!.text(), "raw\x01");
+  assert.equal(v.get("c")!.marshal(), '[1,"x"]');
+  assert.equal(v.marshal(), '{"a":{"b":1},"c":[1,"x"],"d":"raw\\x01"}');
+  // Reading strings without escapes changes nothing.
+  const w = parseJson('{"k":["plain"]}');
+  assert.equal(w.get("k")!.at(0)!.text(), "plain");
+  assert.equal(w.marshal(), '{"k":["plain"]}');
+});

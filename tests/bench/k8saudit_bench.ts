@@ -215,7 +215,7 @@ export async function benchK8saudit(
         "--plugin",
         lib,
         "--config",
-        "",
+        "{}",
         "--payloads",
         fixtures,
         "--plugin-id",
