@@ -46,9 +46,10 @@ import {
   followFile,
 } from "../mod.ts";
 import {
+  type JsonNode,
   JsonParser,
-  type JsonValue,
-  parseJson,
+  parseJsonNode,
+  tryPlainJson,
 } from "../runtime/lossless_json.ts";
 import { utf8Length } from "../runtime/_utf8.ts";
 
@@ -77,6 +78,8 @@ const WAIT_MS = 30;
 const SLICE_MS = 50;
 /** Values parsed between two looks at the clock. */
 const PARSE_STEP = 2048;
+/** Largest line or body parsed natively in one go, in UTF-16 units. */
+const FAST_MAX = 1 << 20;
 
 export type { EventInput };
 
@@ -159,14 +162,14 @@ export function auditEvents(
   maxEventSize: number,
   log: (msg: string) => void,
 ): EventInput[] {
-  let root: JsonValue;
+  let root: JsonNode;
   try {
-    root = parseJson(text);
+    root = parseJsonNode(text);
   } catch (e) {
     log(`cannot parse JSON: ${(e as Error).message}`);
     return [];
   }
-  const found: JsonValue[] = [];
+  const found: JsonNode[] = [];
   const err = collectEvents(root, found);
   if (err !== undefined) {
     log(err);
@@ -186,7 +189,7 @@ export function auditEvents(
  * it does not recognize drops every event of the line or body (the error is
  * returned); a bad event is dropped later, alone ({@linkcode toEvent}).
  */
-function collectEvents(v: JsonValue, out: JsonValue[]): string | undefined {
+function collectEvents(v: JsonNode, out: JsonNode[]): string | undefined {
   if (v.kind() === "array") {
     for (const item of v.array()!) {
       const err = collectEvents(item, out);
@@ -209,7 +212,7 @@ function collectEvents(v: JsonValue, out: JsonValue[]): string | undefined {
 }
 
 /** One event object as an event (payload, time), or why it is dropped. */
-function toEvent(v: JsonValue, maxEventSize: number): EventInput | string {
+function toEvent(v: JsonNode, maxEventSize: number): EventInput | string {
   const stamp = v.get("stageTimestamp");
   if (stamp === undefined) return "can't read stageTimestamp";
   const text = stamp.text() ?? "";
@@ -342,15 +345,14 @@ export function goQueryParam(uri: string, key: string): string | undefined {
 // ---------------------------------------------------------------------------
 // Extraction: the Go plugin's extract.go, function for function
 
-type Values = (JsonValue | null)[];
+type Values = (JsonNode | null)[];
 
 /** A field's result: a value, values, or none. */
 export type FieldResult = string | string[] | undefined;
 type Result = FieldResult;
 
 /** The Go plugin's `jsonValueAsString`: a string's text, else its JSON. */
-const asString = (v: JsonValue): string =>
-  v.kind() === "string" ? v.s : v.marshal();
+const asString = (v: JsonNode): string => v.text() ?? v.marshal();
 
 /** `arrayAsStrings`: a missing value is an error (no value at all). */
 function asStrings(vs: Values): string[] | undefined {
@@ -374,7 +376,7 @@ const asStringsSkipNull = (vs: Values): string[] => {
  * takes item `index`. An empty key stands for the value itself.
  */
 function valuesAt(
-  v: JsonValue,
+  v: JsonNode,
   index: number,
   keys: readonly string[],
   from = 0,
@@ -402,7 +404,7 @@ function valuesAt(
 }
 
 /** `extractFromKeys`: a list field needs an array. */
-function fromKeys(root: JsonValue, list: boolean, keys: string[]): Result {
+function fromKeys(root: JsonNode, list: boolean, keys: string[]): Result {
   const v = root.get(...keys);
   if (v === undefined) return undefined;
   if (!list) return asString(v);
@@ -413,7 +415,7 @@ function fromKeys(root: JsonValue, list: boolean, keys: string[]): Result {
 const RO = "requestObject";
 
 const containerValues = (
-  root: JsonValue,
+  root: JsonNode,
   list: string,
   index: number,
   ...sub: string[]
@@ -429,7 +431,7 @@ function joinedArrays(vs: Values | undefined): Result {
     const words: string[] = [];
     for (const w of v.array()!) {
       if (w.kind() !== "string") return undefined;
-      words.push(w.s);
+      words.push(w.text()!);
     }
     out.push(words.join(" "));
   }
@@ -447,7 +449,7 @@ function repository(image: string): string {
   return colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
 }
 
-function images(root: JsonValue, list: string, index: number) {
+function images(root: JsonNode, list: string, index: number) {
   const vs = containerValues(root, list, index, "image");
   return vs === undefined ? undefined : asStrings(vs);
 }
@@ -468,7 +470,7 @@ function hostPorts(vs: Values | undefined): Result {
 
 /** `readFromContainerEffectively`: the container's value, else the pod's, else "0". */
 function effective(
-  root: JsonValue,
+  root: JsonNode,
   list: string,
   index: number,
   key: string,
@@ -486,7 +488,7 @@ function effective(
 }
 
 function subjectNames(
-  root: JsonValue,
+  root: JsonNode,
   kind: string,
   withNamespace = false,
 ): Result {
@@ -509,7 +511,7 @@ function subjectNames(
   return out;
 }
 
-function rulesField(root: JsonValue, index: number, key: string): Result {
+function rulesField(root: JsonNode, index: number, key: string): Result {
   const vs = valuesAt(root, index, [RO, "rules", key]);
   if (vs === undefined) return undefined;
   const out: string[] = [];
@@ -521,7 +523,7 @@ function rulesField(root: JsonValue, index: number, key: string): Result {
   return out;
 }
 
-function volumeHostPath(root: JsonValue, index: number, key: string): Result {
+function volumeHostPath(root: JsonNode, index: number, key: string): Result {
   const vs = valuesAt(root, index, [RO, "spec", "volumes", "hostPath", "path"]);
   if (vs === undefined) return undefined;
   const prefix = key.endsWith("*") ? key.slice(0, -1) : undefined;
@@ -533,7 +535,7 @@ function volumeHostPath(root: JsonValue, index: number, key: string): Result {
   return "false";
 }
 
-function volumeTypes(root: JsonValue, index: number): Result {
+function volumeTypes(root: JsonNode, index: number): Result {
   const vs = valuesAt(root, index, [RO, "spec", "volumes", ""]);
   if (vs === undefined) return undefined;
   const out: string[] = [];
@@ -543,7 +545,7 @@ function volumeTypes(root: JsonValue, index: number): Result {
   return out;
 }
 
-function sourceIps(root: JsonValue, index: number, fix: boolean): Result {
+function sourceIps(root: JsonNode, index: number, fix: boolean): Result {
   if (!fix) return rulesField(root, index, "sourceIPs");
   const ips = root.get("sourceIPs")?.array();
   if (ips === undefined) return undefined;
@@ -553,7 +555,7 @@ function sourceIps(root: JsonValue, index: number, fix: boolean): Result {
 
 /** What an extractor gets: the parsed event, `-1` or the index, the key. */
 interface Args {
-  root: JsonValue;
+  root: JsonNode;
   index: number;
   key: string;
   fix: boolean;
@@ -792,7 +794,7 @@ const cString = (s: string) => {
  */
 export function extractField(
   field: string,
-  root: JsonValue | undefined,
+  root: JsonNode | undefined,
   index: number | undefined,
   key: string,
   fix: boolean,
@@ -816,10 +818,10 @@ export function extractField(
 export function decodeAuditEvent(
   payload: Uint8Array,
   text: string,
-): JsonValue | undefined {
+): JsonNode | undefined {
   if (payload[0] !== 0x7b && payload[0] !== 0x5b) return undefined;
   try {
-    return parseJson(text);
+    return parseJsonNode(text);
   } catch {
     return undefined;
   }
@@ -1439,7 +1441,7 @@ interface Capture {
   /** The line or body being parsed. */
   parser?: JsonParser;
   /** Event objects parsed and not yet returned, from `itemAt` on. */
-  items: JsonValue[];
+  items: JsonNode[];
   itemAt: number;
   closed: boolean;
 }
@@ -1640,7 +1642,7 @@ async function nextEvents(
         continue;
       }
       cap.parser = undefined;
-      const found: JsonValue[] = [];
+      const found: JsonNode[] = [];
       const err = collectEvents(parser.result!, found);
       if (err !== undefined) state.log(err);
       else cap.items = found;
@@ -1648,7 +1650,19 @@ async function nextEvents(
     }
     if (cap.textAt < cap.texts.length) {
       const text = cap.texts[cap.textAt++];
-      if (text.length > 0) cap.parser = new JsonParser(text);
+      if (text.length === 0) continue;
+      // Compact JSON without escapes (what the apiserver mostly writes):
+      // the engine's JSON, in one go; anything else, or a large body: the
+      // fastjson-model parser, in slices.
+      const plain = text.length <= FAST_MAX ? tryPlainJson(text) : undefined;
+      if (plain === undefined) {
+        cap.parser = new JsonParser(text);
+        continue;
+      }
+      const found: JsonNode[] = [];
+      const err = collectEvents(plain, found);
+      if (err !== undefined) state.log(err);
+      else cap.items = found;
       continue;
     }
     cap.texts = [];
@@ -1770,7 +1784,7 @@ export default definePlugin({
     const extract = EXTRACTORS[name];
     if (extract === undefined) throw new Error(`No extractor for "${name}"`);
     const run = (
-      ctx: ExtractContext<State, JsonValue | undefined>,
+      ctx: ExtractContext<State, JsonNode | undefined>,
     ) =>
       extractField(
         name,
@@ -1791,7 +1805,7 @@ export default definePlugin({
         list: true as const,
         desc,
         ...argDef,
-        extract: (ctx: ExtractContext<State, JsonValue | undefined>) =>
+        extract: (ctx: ExtractContext<State, JsonNode | undefined>) =>
           run(ctx) as string[] | undefined,
       }
       : {
@@ -1799,7 +1813,7 @@ export default definePlugin({
         type: "string" as const,
         desc,
         ...argDef,
-        extract: (ctx: ExtractContext<State, JsonValue | undefined>) =>
+        extract: (ctx: ExtractContext<State, JsonNode | undefined>) =>
           run(ctx) as string | undefined,
       };
   }),

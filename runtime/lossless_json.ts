@@ -691,3 +691,153 @@ export function goQuote(s: string): string {
 }
 
 const hex = (c: number, width: number) => c.toString(16).padStart(width, "0");
+
+/**
+ * What field extraction reads: a {@linkcode JsonValue}, or, for text that
+ * `JSON.parse` and `JSON.stringify` give back unchanged, a plain value
+ * ({@linkcode parseJsonNode}). Both behave as fastjson on that text.
+ */
+export interface JsonNode {
+  /** The kind (decodes a raw string). */
+  kind(): JsonKind;
+  /** A string's decoded text, else `undefined`. */
+  text(): string | undefined;
+  /** Whether the value is `true`. */
+  isTrue(): boolean;
+  /** The value at `keys`, as fastjson's `Get`. */
+  get(...keys: string[]): JsonNode | undefined;
+  /** An array's items, else `undefined`. */
+  array(): JsonNode[] | undefined;
+  /** An object's members in document order, else `undefined`. */
+  entries(): [string, JsonNode][] | undefined;
+  /** The value as compact JSON, as fastjson's `MarshalTo`. */
+  marshal(): string;
+}
+
+/**
+ * A value of text that `JSON.stringify` writes as written and that no read
+ * changes ({@linkcode tryPlainJson}): the engine's native JSON does the work
+ * (much faster than a parser in JavaScript, on QuickJS above all).
+ */
+class PlainNode implements JsonNode {
+  constructor(readonly v: unknown, readonly raw?: string) {}
+
+  kind(): JsonKind {
+    const v = this.v;
+    if (v === null) return "null";
+    if (v === true) return "true";
+    if (v === false) return "false";
+    if (typeof v === "string") return "string";
+    if (typeof v === "number") return "number";
+    return Array.isArray(v) ? "array" : "object";
+  }
+
+  text(): string | undefined {
+    return typeof this.v === "string" ? this.v : undefined;
+  }
+
+  isTrue(): boolean {
+    return this.v === true;
+  }
+
+  get(...keys: string[]): JsonNode | undefined {
+    let v = this.v;
+    for (const key of keys) {
+      if (Array.isArray(v)) {
+        const i = goAtoi(key);
+        if (i < 0 || i >= v.length) return undefined;
+        v = v[i];
+      } else if (v !== null && typeof v === "object") {
+        if (!Object.hasOwn(v, key)) return undefined;
+        v = (v as Record<string, unknown>)[key];
+      } else {
+        return undefined;
+      }
+    }
+    return keys.length === 0 ? this : new PlainNode(v);
+  }
+
+  array(): JsonNode[] | undefined {
+    const v = this.v;
+    return Array.isArray(v) ? v.map((x) => new PlainNode(x)) : undefined;
+  }
+
+  entries(): [string, JsonNode][] | undefined {
+    const v = this.v;
+    if (v === null || typeof v !== "object" || Array.isArray(v)) {
+      return undefined;
+    }
+    return Object.entries(v).map(([k, x]) => [k, new PlainNode(x)]);
+  }
+
+  marshal(): string {
+    return this.raw ?? JSON.stringify(this.v);
+  }
+}
+
+// At least MAX_DEPTH opening brackets: the only texts that may nest too
+// deep for fastjson (a native regular expression, no loop in JavaScript).
+const MANY_BRACKETS = new RegExp(`^(?:[^{[]*[{[]){${MAX_DEPTH}}`);
+
+// Go's strconv.Quote, which fastjson uses to write a string it decoded,
+// writes these differently from JSON.stringify: \u escapes (controls, lone
+// surrogates) and characters Go does not print as they are.
+const UNICODE_ESCAPE = /\\u/;
+const NOT_ASCII = /[^\x20-\x7e]/;
+const NOT_PRINTABLE = /[^\x20-\x7e\p{L}\p{M}\p{N}\p{P}\p{S}]/u;
+
+/**
+ * The native fast path of {@linkcode parseJsonNode}: a value when
+ * `JSON.stringify(JSON.parse(text))` gives `text` back (compact; key order,
+ * numbers and strings as written; no repeated key), the only escapes are
+ * `\"` `\\` `\n` `\t` `\r` `\b` `\f` (which Go writes back the same
+ * once decoded), and every character is one Go prints as it is; otherwise
+ * `undefined`.
+ *
+ * @param text The JSON text.
+ * @returns The value, or `undefined` when the text needs the full parser.
+ *
+ * @example Compact JSON takes the fast path
+ * ```ts
+ * import { tryPlainJson } from "./lossless_json.ts";
+ * console.assert(tryPlainJson('{"a":[1,"x\\"y"]}')?.get("a")?.marshal() === '[1,"x\\"y"]');
+ * console.assert(tryPlainJson('{"a":1.50}') === undefined);
+ * ```
+ */
+export function tryPlainJson(text: string): JsonNode | undefined {
+  if (
+    UNICODE_ESCAPE.test(text) ||
+    (NOT_ASCII.test(text) && NOT_PRINTABLE.test(text))
+  ) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (JSON.stringify(v) !== text) return undefined;
+  // fastjson refuses nesting deeper than MAX_DEPTH; JSON.parse does not.
+  if (text.length >= 2 * MAX_DEPTH && MANY_BRACKETS.test(text)) {
+    return undefined;
+  }
+  return new PlainNode(v, text);
+}
+
+/**
+ * Parses JSON for reading as fastjson would: natively when the text allows
+ * ({@linkcode tryPlainJson}), else with {@linkcode parseJson}.
+ *
+ * @param text The JSON text.
+ * @returns The root.
+ * @throws {SyntaxError} When the text is not JSON for fastjson.
+ *
+ * @example Both paths read alike
+ * ```ts
+ * import { parseJsonNode } from "./lossless_json.ts";
+ * console.assert(parseJsonNode('{"n":1}').get("n")?.marshal() === "1");
+ * console.assert(parseJsonNode('{"n":1.0}').get("n")?.marshal() === "1.0");
+ * ```
+ */
+export function parseJsonNode(text: string): JsonNode {
+  return tryPlainJson(text) ?? parseJson(text);
+}

@@ -4,6 +4,8 @@ import {
   goQuote,
   MAX_DEPTH,
   parseJson,
+  parseJsonNode,
+  tryPlainJson,
   unescapeBestEffort,
 } from "./lossless_json.ts";
 
@@ -161,4 +163,41 @@ Deno.test("JsonValue.marshal slices untouched text and writes out the rest", () 
   const w = parseJson('{"k":["plain"]}');
   assert.equal(w.get("k")!.at(0)!.text(), "plain");
   assert.equal(w.marshal(), '{"k":["plain"]}');
+});
+
+Deno.test("tryPlainJson takes only text that fastjson would write back the same", () => {
+  for (
+    const text of [
+      '{"a":"q\\"x\\n\\t\\\\","b":[1,true,null],"c":{}}',
+      '{"é":"日本 ✓ 😀"}',
+      "[]",
+    ]
+  ) {
+    const v = tryPlainJson(text);
+    assert.ok(v, text);
+    assert.equal(v.marshal(), text);
+    assert.equal(parseJson(text).marshal(), text);
+  }
+  for (
+    const text of [
+      '{"a":"\\u0001"}', // Go writes \x01
+      '{"a":"\\u003c"}',
+      '{"a":"\\/"}',
+      '{"a":"x\u00a0\\""}', // Go writes \u00a0 once it quotes
+      '{"a":1.0}',
+      '{"a":1,"a":2}',
+      '{"2":1,"1":2}',
+      '{"a": 1}',
+      " {}",
+      "[".repeat(300) + "]".repeat(300),
+    ]
+  ) {
+    assert.equal(tryPlainJson(text), undefined, text);
+  }
+  // A string with an escape, read, then its parent written: same as Go.
+  const text = '{"r":[{"v":"say \\"hi\\""}]}';
+  const fast = parseJsonNode(text), slow = parseJson(text);
+  assert.equal(fast.get("r")!.array()![0].get("v")!.text(), 'say "hi"');
+  assert.equal(slow.get("r")!.array()![0].get("v")!.text(), 'say "hi"');
+  assert.equal(fast.get("r")!.marshal(), slow.get("r")!.marshal());
 });
