@@ -79,7 +79,7 @@ const SLICE_MS = 50;
 /** Values parsed between two looks at the clock. */
 const PARSE_STEP = 2048;
 /** Largest line or body parsed natively in one go, in UTF-16 units. */
-const FAST_MAX = 1 << 20;
+const FAST_MAX = 4 << 20;
 
 export type { EventInput };
 
