@@ -276,3 +276,13 @@ export async function k8sauditParity(
   }
   return results;
 }
+
+// deno run -A tests/k8saudit_parity.ts <libk8saudit.so> [--go]
+// (--go: the Go plugin's own .so, failed extractions counted as no value)
+if (import.meta.main) {
+  const [so, flag] = Deno.args;
+  const r = await k8sauditParity(flag === "--go" ? "go" : "so", so, {
+    errorsAsNoValue: flag === "--go",
+  });
+  Deno.exit(Object.values(r).some((x) => x.failed > 0) ? 1 : 0);
+}

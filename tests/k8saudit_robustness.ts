@@ -352,3 +352,9 @@ export async function k8sauditRobustness(
   }
   return results;
 }
+
+// deno run -A tests/k8saudit_robustness.ts <libk8saudit.so>
+if (import.meta.main) {
+  const r = await k8sauditRobustness("so", Deno.args[0]);
+  Deno.exit(Object.values(r).some((x) => x.failed > 0) ? 1 : 0);
+}
