@@ -11,7 +11,8 @@
  *   came out of next_batch);
  * - **per field**: each of the 100 fields alone (the required-argument ones
  *   with an argument), extracted on the events of
- *   `tests/fixtures/k8saudit/pods_and_rbac.jsonl` (extracts/s).
+ *   `tests/fixtures/k8saudit/pods_and_rbac_compact.jsonl` (compact, as the
+ *   plugin writes payloads; extracts/s).
  *
  * Contenders run interleaved (A B A B ...), each run a fresh bench_host
  * process; medians over runs. Used by tests/bench/bench.ts
@@ -19,7 +20,7 @@
  *
  *   deno run -A tests/bench/k8saudit_bench.ts --ts-quickjs lib.so [--runs 3]
  *     [--k8s-events 20000] [--webhook-requests 5000] [--concurrency 8]
- *     [--field-rounds 4] [--out FILE]
+ *     [--field-rounds 100] [--out FILE]
  *
  * (alone, it builds bench_host with gcc and the Go plugin with
  * tests/hosts/build_go_plugins.sh).
@@ -42,7 +43,7 @@ export interface K8sauditBenchOptions {
   go: string;
   /** Scratch directory for the audit file. */
   dir: string;
-  /** Interleaved runs (default 3). */
+  /** Interleaved runs of the file and webhook workloads (default 3; 0: per field only). */
   runs?: number;
   /** Events in the audit file (default 20000). */
   k8sEvents?: number;
@@ -50,7 +51,7 @@ export interface K8sauditBenchOptions {
   webhookRequests?: number;
   /** Webhook clients (default 8). */
   concurrency?: number;
-  /** Passes over the fixture events per field (default 4). */
+  /** Passes over the fixture events per field (default 100). */
   fieldRounds?: number;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
@@ -130,7 +131,7 @@ export async function benchK8saudit(
   const k8sEvents = o.k8sEvents ?? 20000;
   const requests = o.webhookRequests ?? 5000;
   const concurrency = o.concurrency ?? 8;
-  const rounds = o.fieldRounds ?? 4;
+  const rounds = o.fieldRounds ?? 100;
   const contenders: [string, string, boolean][] = [
     ...Object.entries(o.ts).map(([e, lib]) =>
       [`ts-${e}`, lib, true] as [string, string, boolean]
@@ -141,9 +142,11 @@ export async function benchK8saudit(
   await writeAuditFile(auditFile, k8sEvents);
   const oneLine = join(o.dir, "k8saudit_bench_posts.jsonl");
   await writeAuditFile(oneLine, 1000);
-  const fixtures =
-    new URL("../fixtures/k8saudit/pods_and_rbac.jsonl", import.meta.url)
-      .pathname;
+  const fixtures = new URL(
+    "../fixtures/k8saudit/pods_and_rbac_compact.jsonl",
+    import.meta.url,
+  )
+    .pathname;
   const fieldNames = k8saudit.definition.fields!.map((f) =>
     ARG_FOR[f.name] ?? f.name
   );
