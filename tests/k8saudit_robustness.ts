@@ -342,6 +342,105 @@ export async function k8sauditRobustness(
     }
   }
 
+  // 4. https:// with sslCertificate: one PEM file holding the certificate
+  // and its key, as the Go plugin takes it (made here with openssl).
+  {
+    const name = "https webhook with one PEM for certificate and key";
+    const pem = join(dir, "falco.pem");
+    const made = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-addext",
+        "basicConstraints=critical,CA:FALSE",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output().catch((e) => ({ success: false, stderr: String(e) }));
+    if (!made.success) {
+      check(
+        name,
+        false,
+        `openssl could not make a certificate: ${made.stderr}`,
+      );
+    } else {
+      await Deno.writeTextFile(
+        pem,
+        (await Deno.readTextFile(join(dir, "cert.pem"))) +
+          (await Deno.readTextFile(join(dir, "key.pem"))),
+      );
+      const port = 20000 + Math.floor(Math.random() * 20000);
+      const url = `https://127.0.0.1:${port}/k8s-audit`;
+      const host = startHost(hostBinary, [
+        "--plugin",
+        soPath,
+        "--config",
+        JSON.stringify({
+          sslCertificate: pem,
+          falco_deno: { allowNet: [`127.0.0.1:${port}`], allowRead: [pem] },
+        }),
+        "--open",
+        url,
+        "--max-events",
+        "2",
+        "--field",
+        "ka.auditid",
+      ]);
+      const client = Deno.createHttpClient({
+        caCerts: [await Deno.readTextFile(join(dir, "cert.pem"))],
+      });
+      let status = -1;
+      const end = Date.now() + 15000;
+      while (status === -1 && Date.now() < end) {
+        try {
+          const r = await fetch(url, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({
+              kind: "EventList",
+              items: [event("tls-1"), event("tls-2")],
+            }),
+            client,
+          });
+          await r.body?.cancel();
+          status = r.status;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      client.close();
+      if (status === -1) {
+        try {
+          host.child.kill();
+        } catch {
+          // already ended: its output says why
+        }
+      }
+      const run = await host.done();
+      healthy(name, run);
+      check(
+        name,
+        status === 200 && JSON.stringify(ids(run)) === '["tls-1","tls-2"]',
+        `answer ${status}, events ${JSON.stringify(ids(run))} ${
+          run.result.error ?? ""
+        }`,
+      );
+    }
+  }
+
   await Deno.remove(dir, { recursive: true });
   for (const [name, r] of Object.entries(results)) {
     console.log(
