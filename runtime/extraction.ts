@@ -1,7 +1,7 @@
 /**
  * Extraction dispatch: reads an event and its field requests from the input
  * buffer, calls one extractor per requested field (the plugin's `decode`
- * runs once per event number and is cached), checks every value and writes
+ * runs once per event and is cached), checks every value and writes
  * the results to the output buffer (layouts in `_bridge_abi.ts`).
  *
  * This runs once per field per event (libsinsp asks for one field per
@@ -73,13 +73,17 @@ class InputEvent implements EventView {
   type = 0;
   payload: Uint8Array = new Uint8Array(0);
   #text: string | undefined;
-  // The header words the fields above come from, to tell a new event.
+  // The key of the decode cache, as the embed keys its prefetched fields
+  // (rust_embed/src/prefetch.rs): the header words below and the payload
+  // bytes, kept in `#bytes` because the host rewrites the input buffer.
   #numLo = -1;
   #numHi = -1;
   #tsLo = -1;
   #tsHi = -1;
   #off = -1;
   #len = -1;
+  #bytes = new Uint8Array(256);
+  #words = new Uint32Array(this.#bytes.buffer);
 
   get text(): string {
     const t = this.#text;
@@ -97,8 +101,9 @@ class InputEvent implements EventView {
   /**
    * Reads the header of `input` (through `h`, its words). Returns whether
    * the event differs from the one of the previous call (by event number,
-   * payload length or plugin id, the key of the decode cache); its payload
-   * view and text are kept while that key and the payload offset stay.
+   * timestamp, producer, type or payload bytes: the key of the decode
+   * cache); its payload view and text are kept while that key and the
+   * payload offset stay.
    */
   load(input: Uint8Array, h: U32Reader): boolean {
     const numLo = h[0], numHi = h[1], tsLo = h[2], tsHi = h[3];
@@ -110,19 +115,20 @@ class InputEvent implements EventView {
       );
     }
     const changed = numLo !== this.#numLo || numHi !== this.#numHi ||
-      len !== this.#len || pluginId !== this.pluginId;
+      tsLo !== this.#tsLo || tsHi !== this.#tsHi || len !== this.#len ||
+      pluginId !== this.pluginId || type !== this.type ||
+      !this.#samePayload(input, h, off, len);
     if (changed) {
       this.#numLo = numLo;
       this.#numHi = numHi;
       this.num = numLo + numHi * TWO_32;
       this.pluginId = pluginId;
-    }
-    if (tsLo !== this.#tsLo || tsHi !== this.#tsHi) {
+      this.type = type;
       this.#tsLo = tsLo;
       this.#tsHi = tsHi;
       this.ts = (BigInt(tsHi) << 32n) | BigInt(tsLo);
+      this.#keepPayload(input, off, len);
     }
-    this.type = type;
     if (changed || off !== this.#off) {
       this.#off = off;
       this.#len = len;
@@ -130,6 +136,32 @@ class InputEvent implements EventView {
       this.#text = undefined;
     }
     return changed;
+  }
+
+  /** Whether the payload at `off` has the bytes kept by `#keepPayload`. */
+  #samePayload(input: Uint8Array, h: U32Reader, off: number, len: number) {
+    const bytes = this.#bytes;
+    let i = 0;
+    // Word by word where the payload is aligned (the bridge aligns it).
+    if (off % 4 === 0) {
+      const words = this.#words, at = off >> 2;
+      for (const n = len >> 2; i < n; i++) {
+        if (h[at + i] !== words[i]) return false;
+      }
+      i <<= 2;
+    }
+    for (; i < len; i++) if (input[off + i] !== bytes[i]) return false;
+    return true;
+  }
+
+  #keepPayload(input: Uint8Array, off: number, len: number): void {
+    if (this.#bytes.length < len) {
+      // A whole number of words, for `#words`.
+      const size = Math.max(len, 2 * this.#bytes.length) + 3 & ~3;
+      this.#bytes = new Uint8Array(size);
+      this.#words = new Uint32Array(this.#bytes.buffer);
+    }
+    this.#bytes.set(input.subarray(off, off + len));
   }
 }
 
