@@ -16,7 +16,7 @@ import { REPO_ROOT } from "../../runtime/engines.ts";
 import webhook, { parseListen } from "../../plugins/webhook.ts";
 import poll from "../../plugins/poll.ts";
 
-import { ENGINE, HOST, hostPresent, packPlugin } from "./_host.ts";
+import { ENGINE, HOST, packPlugin } from "./_host.ts";
 import { type TestCerts, testCerts } from "./_tls.ts";
 
 function freePort(): number {
@@ -174,7 +174,6 @@ function pack(src = "plugins/webhook.ts", name = "webhook"): Promise<string> {
 Deno.test({
   name:
     `webhook inside the .so (${ENGINE}) with allowNet granted: events, fields, limits, malformed and slow clients`,
-  ignore: !hostPresent,
   fn: async () => {
     const so = await pack();
     const port = freePort();
@@ -256,7 +255,6 @@ Deno.test({
 Deno.test({
   name:
     `webhook over HTTPS inside the .so (${ENGINE}): certificate files granted with allowRead, limits as over HTTP`,
-  ignore: !hostPresent,
   fn: async () => {
     const so = await pack();
     const certs = await testCerts();
@@ -416,7 +414,6 @@ Deno.test("serve probe under Deno with --allow-net=127.0.0.1:<port>", async () =
 Deno.test({
   name:
     `serve probe inside the .so (${ENGINE}) with allowNet=[127.0.0.1:<port>]`,
-  ignore: !hostPresent,
   fn: async () => {
     const so = await pack("tests/web/serve_probe.ts", "serve_probe");
     const { outside, params, net, read } = await probeSetup();
@@ -489,7 +486,6 @@ Deno.test("poll under Deno: one event per response, fields", async () => {
 Deno.test({
   name:
     `poll inside the .so (${ENGINE}): denied by default, works once granted`,
-  ignore: !hostPresent,
   fn: async () => {
     const so = await pack("plugins/poll.ts", "poll");
     const port = freePort();

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../runtime/engines.ts";
 
-import { ENGINE, HOST, hostPresent, packPlugin } from "./_host.ts";
+import { ENGINE, HOST, packPlugin } from "./_host.ts";
 
 async function run(
   cmd: string,
@@ -115,7 +115,6 @@ Deno.test("web probe under Deno with --allow-read=<dir>", async () => {
 
 Deno.test({
   name: `web probe inside the .so (${ENGINE}) with allowRead=[<dir>]`,
-  ignore: !hostPresent,
   fn: async () => {
     const so = await pack();
     const { dir, other, params } = await fixture();
@@ -141,7 +140,6 @@ Deno.test({
 Deno.test({
   name:
     `jsonl inside the .so (${ENGINE}): denied by default, works once granted`,
-  ignore: !hostPresent,
   fn: async () => {
     const so = await pack();
     const { dir, other } = await fixture();
