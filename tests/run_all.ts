@@ -1,17 +1,21 @@
 /**
  * `deno task test`: every suite of the repository, on every engine built.
  *
+ * 0. The set-up (`tests/prerequisites.ts`): every tool used below is
+ *    checked and, when missing, installed or asked for, before any build.
  * 1. `deno test`: the author API, the runtime, the example plugins, the
- *    scenarios through the harness.
+ *    scenarios through the harness (all but the `.so` tests of
+ *    `tests/web/`, which need the host and run in 3).
  * 2. `cargo test` of `rust_embed` (its own unit tests).
  * 3. For each engine (QuickJS-ng always; V8 when its archive is present):
  *    pack every example plugin, then test the `.so` files in hosts we did
  *    not write: Falco's C loader (Go SDK `pkg/loader`), the
  *    `falco_plugin_runner` host (the shared scenarios, compared with the
- *    harness's results; concurrency, bad input, init/destroy cycles), and a
- *    smoke run of the bench host.
+ *    harness's results; concurrency, bad input, init/destroy cycles), the
+ *    web platform tests, and a smoke run of the bench host.
  *
- * The last line is the total: `N passed, N failed` (`, N skipped`).
+ * The last line is the total: `N passed, N failed, N skipped`; every skip
+ * is listed with its reason in the summary above it.
  *
  * @module
  */
@@ -30,6 +34,7 @@ import {
   V8_VERSION,
 } from "../runtime/engines.ts";
 import { preparePatchedCrates } from "../runtime/patched_crates.ts";
+import { ensurePrerequisites } from "./prerequisites.ts";
 import { runScenarios, scenarios } from "./scenarios.ts";
 import { SO_PLUGINS } from "./so_plugins.ts";
 
@@ -37,6 +42,8 @@ interface Tally {
   passed: number;
   failed: number;
   skipped: number;
+  /** One line per skipped test: its name and why it was skipped. */
+  skips?: string[];
 }
 
 const total: Tally = { passed: 0, failed: 0, skipped: 0 };
@@ -46,9 +53,14 @@ function record(suite: string, t: Tally, note = "") {
   total.passed += t.passed;
   total.failed += t.failed;
   total.skipped += t.skipped;
+  const skips = t.skips ?? [];
+  // A skip the suite did not explain is still listed, as unexplained.
+  for (let i = skips.length; i < t.skipped; i++) {
+    skips.push("(the suite gave no name or reason)");
+  }
   const line = `${suite}: ${t.passed} passed, ${t.failed} failed` +
     (t.skipped ? `, ${t.skipped} skipped` : "") + (note ? ` (${note})` : "");
-  summary.push(line);
+  summary.push(line, ...skips.map((s) => `    skipped: ${s}`));
   console.log(`\n== ${line}\n`);
 }
 
@@ -96,36 +108,51 @@ async function run(
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
 
 function denoTestCounts(output: string): Tally | undefined {
+  const text = stripAnsi(output);
   const m =
     /(ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed(?: \(\d+ steps?\))?(?: \| (\d+) ignored)?/
-      .exec(stripAnsi(output));
+      .exec(text);
   if (!m) return undefined;
-  return { passed: +m[2], failed: +m[3], skipped: +(m[4] ?? 0) };
+  // `ignore:` in a test file; Deno prints no reason.
+  const skips = [...text.matchAll(/^(.+) \.\.\. ignored/gm)].map((i) =>
+    `${i[1]} (ignored in its test file)`
+  );
+  return { passed: +m[2], failed: +m[3], skipped: +(m[4] ?? 0), skips };
 }
 
 function cargoTestCounts(output: string): Tally | undefined {
+  const text = stripAnsi(output);
   const re = /test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/g;
   let found = false;
   const t: Tally = { passed: 0, failed: 0, skipped: 0 };
-  for (const m of stripAnsi(output).matchAll(re)) {
+  for (const m of text.matchAll(re)) {
     found = true;
     t.passed += +m[1];
     t.failed += +m[2];
     t.skipped += +m[3];
   }
+  // libtest: `test name ... ignored` or `test name ... ignored, reason`.
+  t.skips = [...text.matchAll(/^test (\S+) \.\.\. ignored(?:, (.*))?$/gm)]
+    .map((i) => `${i[1]} (${i[2] ?? "#[ignore] without a reason"})`);
   return found ? t : undefined;
 }
 
 function goTestCounts(output: string): Tally | undefined {
-  const t: Tally = { passed: 0, failed: 0, skipped: 0 };
+  const t: Tally = { passed: 0, failed: 0, skipped: 0, skips: [] };
   let found = false;
-  for (const line of output.split("\n")) {
-    const m = /^\s+--- (PASS|FAIL|SKIP): /.exec(line);
+  const lines = output.split("\n");
+  for (const [i, line] of lines.entries()) {
+    const m = /^\s+--- (PASS|FAIL|SKIP): (\S+)/.exec(line);
     if (!m) continue;
     found = true;
     if (m[1] === "PASS") t.passed++;
     else if (m[1] === "FAIL") t.failed++;
-    else t.skipped++;
+    else {
+      t.skipped++;
+      // The line after `--- SKIP` is `file.go:N: <the reason>`.
+      const why = /^\s+\S+\.go:\d+: (.*)/.exec(lines[i + 1] ?? "")?.[1];
+      t.skips!.push(`${m[2]} (${why ?? "no reason printed"})`);
+    }
   }
   return found ? t : undefined;
 }
@@ -148,6 +175,26 @@ async function suite(
   } else {
     record(name, counts);
   }
+}
+
+/**
+ * The test files (`*_test.ts`) under `dirs`, but those under `skip` (Deno's
+ * `--ignore` is not applied when several paths are given).
+ */
+async function testFiles(dirs: string[], skip: string[]): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string) => {
+    if (skip.includes(dir)) return;
+    for await (const entry of Deno.readDir(join(REPO_ROOT, dir))) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory && entry.name !== "target") await walk(path);
+      else if (entry.isFile && entry.name.endsWith("_test.ts")) {
+        found.push(path);
+      }
+    }
+  };
+  for (const dir of dirs) await walk(dir);
+  return found.sort();
 }
 
 /** JSON with object keys sorted, so key order does not matter. */
@@ -175,15 +222,25 @@ async function step(name: string, f: () => Promise<void>): Promise<boolean> {
   }
 }
 
+// 0. Everything used below, before any long build.
+await ensurePrerequisites("test");
+
 const cache = cacheDir();
 const hostsTarget = join(cache, "target-hosts");
 const hostBinary = join(hostsTarget, "release", "falco-deno-host");
 
-// 1. The TypeScript side.
+// 1. The TypeScript side; the `.so` tests of tests/web/ run per engine
+// below, once the host and the library are built.
 await suite(
   "deno test (author API, runtime, plugins, scenarios through the harness)",
   Deno.execPath(),
-  ["test", "-A", "--quiet", "mod.ts", "runtime/", "plugins/", "tests/"],
+  [
+    "test",
+    "-A",
+    "--quiet",
+    "mod.ts",
+    ...await testFiles(["runtime", "plugins", "tests"], ["tests/web"]),
+  ],
   denoTestCounts,
 );
 
@@ -231,6 +288,16 @@ const engineNote = archive
     join(cache, "v8", V8_VERSION)
   }/${V8_ARCHIVE_NAME}); every .so test below ran on QuickJS-ng only`;
 console.log(`\n${engineNote}\n${chooseEngine().reason}`);
+if (!archive) {
+  record("[v8] every .so suite", {
+    passed: 0,
+    failed: 0,
+    skipped: 1,
+    skips: [
+      `the V8 engine (no V8 archive: set RUSTY_V8_ARCHIVE to ${V8_ARCHIVE_NAME}, see README)`,
+    ],
+  });
+}
 
 // Without the V8 archive nothing can link against V8, but the embed's V8
 // build can still be type-checked (cargo check never links): a stand-in
@@ -372,6 +439,16 @@ for (const engine of engines) {
 
   if (!hostsReady) continue;
 
+  // The web platform and HTTP tests of the .so (and their Deno halves),
+  // for this engine, now that the host and the library exist.
+  await suite(
+    `[${engine}] web platform and HTTP: the same answers under Deno and in the .so`,
+    Deno.execPath(),
+    ["test", "-A", "--quiet", "tests/web/"],
+    denoTestCounts,
+    { env: { FALCO_DENO_ENGINE: engine } },
+  );
+
   // The shared scenarios in falco_plugin_runner, against the harness.
   const hostScenarios = scenarios.filter((s) => packed.has(s.plugin)).map((
     s,
@@ -433,7 +510,6 @@ for (const engine of engines) {
   const runnerEnv = (plugin: string, more: Record<string, string> = {}) => ({
     CARGO_TARGET_DIR: hostsTarget,
     FALCO_DENO_TEST_PLUGIN: plugin,
-    FALCO_DENO_TEST_STRICT: "1",
     FALCO_DENO_HOST_QUIET: "1",
     FALCO_DENO_TEST_RSS_MAX_KB: String(200 * leakKbPerCycle),
     ...more,
@@ -466,6 +542,18 @@ for (const engine of engines) {
       runner("prefetch"),
       cargoTestCounts,
       { env: runnerEnv(dummy) },
+    );
+    await suite(
+      `[${engine}] two events under one number: fresh values (source and extract-only)`,
+      "cargo",
+      runner("same_number"),
+      cargoTestCounts,
+      {
+        env: runnerEnv(dummy, {
+          FALCO_DENO_EXTRACT_PLUGIN: packed.get("plugins/dummy_extract.ts") ??
+            "",
+        }),
+      },
     );
     await suite(
       `[${engine}] stress: 8 instances, 4 host threads, random operations (short)`,
@@ -641,16 +729,16 @@ for (const engine of engines) {
         "--quick",
         "--engines",
         engine,
-        "--skip-json",
         `--ts-${engine}`,
         dummy,
         ...(jsonl ? [`--ts-json-${engine}`, jsonl] : ["--skip-k8s"]),
         ...(webhook ? [`--ts-webhook-${engine}`, webhook] : ["--skip-webhook"]),
       ],
+      // One check: every contender of every workload gave figures.
       (out) =>
-        /bench smoke: ok/.test(out)
+        /^bench: ok/m.test(out)
           ? { passed: 1, failed: 0, skipped: 0 }
-          : undefined,
+          : { passed: 0, failed: 1, skipped: 0 },
     );
   }
 }
@@ -660,7 +748,6 @@ console.log("\n== summary");
 console.log(engineNote);
 for (const line of summary) console.log(`  ${line}`);
 console.log(
-  `${total.passed} passed, ${total.failed} failed` +
-    (total.skipped ? `, ${total.skipped} skipped` : ""),
+  `${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`,
 );
 Deno.exit(total.failed ? 1 : 0);
