@@ -71,7 +71,10 @@ fn errors_on_every_event_do_not_grow_memory() {
     let before = falco_deno_host::rss_kb();
     let last = throw(20_000);
     let grown = falco_deno_host::rss_kb().saturating_sub(before);
+    eprintln!("errors: 20,000 errors grew the host by {grown} KiB");
     assert!(last.contains("divisor must not be 0"), "{last}");
+    // Measured on QuickJS-ng: 3,300 KiB (twice the same); the limit leaves
+    // 2.5x of that.
     assert!(
         grown < 8 * 1024,
         "20,000 errors grew the host by {grown} KiB"
@@ -97,7 +100,8 @@ fn errors_in_instance_after_instance_do_not_grow_memory() {
         p.destroy();
     };
     // Past the warm-up (glibc's arenas settle over some 30 instances), RSS
-    // stays within a few MiB: 4 KiB per instance over 400 instances here.
+    // stays within a few MiB: 3 KiB per instance over 150 instances measured
+    // on QuickJS-ng (twice the same); the limit leaves 2.7x of that.
     for _ in 0..30 {
         cycle();
     }
@@ -109,7 +113,7 @@ fn errors_in_instance_after_instance_do_not_grow_memory() {
     let per_cycle = falco_deno_host::rss_kb().saturating_sub(before) / cycles;
     eprintln!("errors: {per_cycle} KiB per instance with 100 formatted errors");
     assert!(
-        per_cycle <= 64,
+        per_cycle <= 8,
         "{per_cycle} KiB per instance with 100 formatted errors"
     );
 }

@@ -13,7 +13,7 @@
 //!                            must behave like the dummy: fields dummy.value, dummy.divisible[n],
 //!                            dummy.strvalue, and with jitter 0 value = start + event number
 //!   FALCO_DENO_TEST_CYCLES   init/destroy cycles (default 200)
-//!   FALCO_DENO_TEST_RSS_MAX_KB  max RSS growth over the cycles after warm-up (default 16384)
+//!   FALCO_DENO_TEST_RSS_MAX_KB  max RSS growth over the cycles after warm-up (default 1536)
 //! Output: the usual libtest lines ("test x ... ok", "test result: ok. N passed").
 //! Results of measurements go to stderr (run with --nocapture to see them).
 
@@ -335,7 +335,7 @@ fn init_destroy_cycles_rss() {
     let max_kb: u64 = std::env::var("FALCO_DENO_TEST_RSS_MAX_KB")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(16384);
+        .unwrap_or(1536);
     let warm = (cycles / 10).max(5);
     let mut rss_after_warm = 0;
     let t0 = std::time::Instant::now();
