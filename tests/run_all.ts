@@ -35,16 +35,14 @@ import {
 } from "../runtime/engines.ts";
 import { preparePatchedCrates } from "../runtime/patched_crates.ts";
 import { ensurePrerequisites } from "./prerequisites.ts";
+import {
+  cargoTestCounts,
+  denoTestCounts,
+  goTestCounts,
+  type Tally,
+} from "./_tally.ts";
 import { runScenarios, scenarios } from "./scenarios.ts";
 import { SO_PLUGINS } from "./so_plugins.ts";
-
-interface Tally {
-  passed: number;
-  failed: number;
-  skipped: number;
-  /** One line per skipped test: its name and why it was skipped. */
-  skips?: string[];
-}
 
 const total: Tally = { passed: 0, failed: 0, skipped: 0 };
 const summary: string[] = [];
@@ -102,59 +100,6 @@ async function run(
   ]);
   const { code } = await child.status;
   return { code, output };
-}
-
-// deno-lint-ignore no-control-regex
-const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
-
-function denoTestCounts(output: string): Tally | undefined {
-  const text = stripAnsi(output);
-  const m =
-    /(ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed(?: \(\d+ steps?\))?(?: \| (\d+) ignored)?/
-      .exec(text);
-  if (!m) return undefined;
-  // `ignore:` in a test file; Deno prints no reason.
-  const skips = [...text.matchAll(/^(.+) \.\.\. ignored/gm)].map((i) =>
-    `${i[1]} (ignored in its test file)`
-  );
-  return { passed: +m[2], failed: +m[3], skipped: +(m[4] ?? 0), skips };
-}
-
-function cargoTestCounts(output: string): Tally | undefined {
-  const text = stripAnsi(output);
-  const re = /test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/g;
-  let found = false;
-  const t: Tally = { passed: 0, failed: 0, skipped: 0 };
-  for (const m of text.matchAll(re)) {
-    found = true;
-    t.passed += +m[1];
-    t.failed += +m[2];
-    t.skipped += +m[3];
-  }
-  // libtest: `test name ... ignored` or `test name ... ignored, reason`.
-  t.skips = [...text.matchAll(/^test (\S+) \.\.\. ignored(?:, (.*))?$/gm)]
-    .map((i) => `${i[1]} (${i[2] ?? "#[ignore] without a reason"})`);
-  return found ? t : undefined;
-}
-
-function goTestCounts(output: string): Tally | undefined {
-  const t: Tally = { passed: 0, failed: 0, skipped: 0, skips: [] };
-  let found = false;
-  const lines = output.split("\n");
-  for (const [i, line] of lines.entries()) {
-    const m = /^\s+--- (PASS|FAIL|SKIP): (\S+)/.exec(line);
-    if (!m) continue;
-    found = true;
-    if (m[1] === "PASS") t.passed++;
-    else if (m[1] === "FAIL") t.failed++;
-    else {
-      t.skipped++;
-      // The line after `--- SKIP` is `file.go:N: <the reason>`.
-      const why = /^\s+\S+\.go:\d+: (.*)/.exec(lines[i + 1] ?? "")?.[1];
-      t.skips!.push(`${m[2]} (${why ?? "no reason printed"})`);
-    }
-  }
-  return found ? t : undefined;
 }
 
 /** A suite whose counts come from its output; a crash counts as a failure. */
