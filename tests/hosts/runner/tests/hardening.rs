@@ -15,7 +15,8 @@ use std::ffi::c_char;
 use std::time::{Duration, Instant};
 
 fn required(var: &str) -> &'static Lib {
-    let path = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: this test cannot run"));
+    let path =
+        std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: this test cannot run"));
     load(&path).unwrap_or_else(|e| panic!("{var}={path}: {e}"))
 }
 
@@ -107,7 +108,10 @@ fn a_runaway_timer_is_stopped_on_its_own_account() {
     assert!(e.contains("extract exceeded its deadline of 200 ms"), "{e}");
     assert!(took < Duration::from_secs(2), "stopped only after {took:?}");
     assert_eq!(text(&p, "harden.ok"), Ok("ok".to_string()));
-    assert!(metric(&p, "deadline_hits") >= 2.0, "the timer and the call are both counted");
+    assert!(
+        metric(&p, "deadline_hits") >= 2.0,
+        "the timer and the call are both counted"
+    );
     p.destroy();
 }
 
@@ -125,7 +129,10 @@ fn the_heap_limit_does_not_grow_with_each_stop() {
         let e = text(&p, "harden.hold[40]")
             .expect_err(&format!("attempt {attempt}: 40 MiB fit in a 16 MiB heap"));
         assert!(e.contains("heap limit of 16 MiB"), "attempt {attempt}: {e}");
-        assert!(text(&p, "harden.hold[2]").is_ok(), "attempt {attempt}: no recovery");
+        assert!(
+            text(&p, "harden.hold[2]").is_ok(),
+            "attempt {attempt}: no recovery"
+        );
     }
     p.destroy();
 }
@@ -167,7 +174,10 @@ fn a_call_blocked_outside_javascript_is_given_up_on() {
     let t0 = Instant::now();
     let again = text(&p, "harden.ok").expect_err("a given-up instance answered");
     assert!(again.contains("can no longer be used"), "{again}");
-    assert!(t0.elapsed() < Duration::from_millis(500), "a later call waited");
+    assert!(
+        t0.elapsed() < Duration::from_millis(500),
+        "a later call waited"
+    );
     let t0 = Instant::now();
     within(Duration::from_secs(5), move || p.destroy()).expect("destroy did not return");
     assert!(t0.elapsed() < Duration::from_secs(1));
@@ -211,7 +221,9 @@ fn a_request_of_another_type_than_declared_fails_naming_both() {
         assert_eq!(rc, api::ss_plugin_rc_SS_PLUGIN_FAILURE, "asked as {asked}");
         let e = p.last_error();
         assert!(
-            e.contains(&format!("\"harden.ok\" as {asked}, but it is declared as string")),
+            e.contains(&format!(
+                "\"harden.ok\" as {asked}, but it is declared as string"
+            )),
             "{e}"
         );
     }
@@ -223,18 +235,19 @@ fn a_request_of_another_type_than_declared_fails_naming_both() {
 #[test]
 fn null_handles_are_errors_not_crashes() {
     let dummy = required("FALCO_DENO_TEST_PLUGIN");
-    let null = std::ptr::null_mut();
+    let null: *mut api::ss_plugin_t = std::ptr::null_mut();
+    let no_capture: *mut api::ss_instance_t = std::ptr::null_mut();
     unsafe {
         let src = &dummy.api.__bindgen_anon_1;
         let mut rc = 0;
         assert!((src.open.unwrap())(null, c"{}".as_ptr(), &mut rc).is_null());
         assert_eq!(rc, api::ss_plugin_rc_SS_PLUGIN_FAILURE);
-        (src.close.unwrap())(null, null);
+        (src.close.unwrap())(null, no_capture);
         let (mut n, mut evts) = (7u32, std::ptr::null_mut());
-        let rc = (src.next_batch.unwrap())(null, null, &mut n, &mut evts);
-        assert_eq!((rc, n), (api::ss_plugin_rc_SS_PLUGIN_FAILURE, 0));
+        let batch_rc = (src.next_batch.unwrap())(null, no_capture, &mut n, &mut evts);
+        assert_eq!((batch_rc, n), (api::ss_plugin_rc_SS_PLUGIN_FAILURE, 0));
         let mut pct = 7u32;
-        assert!(!(src.get_progress.unwrap())(null, null, &mut pct).is_null());
+        assert!(!(src.get_progress.unwrap())(null, no_capture, &mut pct).is_null());
         assert_eq!(pct, 0);
         let e = event();
         let input = api::ss_plugin_event_input {
@@ -247,7 +260,7 @@ fn null_handles_are_errors_not_crashes() {
         let ext = &dummy.api.__bindgen_anon_2;
         let mut req: api::ss_plugin_extract_field = std::mem::zeroed();
         let fields = api::ss_plugin_field_extract_input {
-            owner: null as *mut _,
+            owner: std::ptr::null_mut(),
             get_owner_last_error: None,
             num_fields: 1,
             fields: &mut req,
@@ -266,9 +279,13 @@ fn null_handles_are_errors_not_crashes() {
         // And a real instance, with NULL out-pointers.
         let p = init(dummy, r#"{"jitter":0}"#);
         let h = p.open(r#"{"start":1,"maxEvents":3}"#).unwrap();
-        let rc = (src.next_batch.unwrap())(p.state, h.0, std::ptr::null_mut(), std::ptr::null_mut());
+        let rc =
+            (src.next_batch.unwrap())(p.state, h.0, std::ptr::null_mut(), std::ptr::null_mut());
         assert_eq!(rc, api::ss_plugin_rc_SS_PLUGIN_FAILURE);
-        assert!((src.get_progress.unwrap())(p.state, h.0, std::ptr::null_mut()) as *const c_char != std::ptr::null());
+        assert!(
+            (src.get_progress.unwrap())(p.state, h.0, std::ptr::null_mut()) as *const c_char
+                != std::ptr::null()
+        );
         p.close(h);
         p.destroy();
     }
@@ -298,7 +315,10 @@ fn an_older_hosts_extract_input_is_not_read_past_its_end() {
             0,
         ) as *mut u8;
         assert_ne!(base as *mut libc::c_void, libc::MAP_FAILED);
-        assert_eq!(libc::mprotect(base.add(page) as *mut _, page, libc::PROT_NONE), 0);
+        assert_eq!(
+            libc::mprotect(base.add(page) as *mut _, page, libc::PROT_NONE),
+            0
+        );
         let mut req: api::ss_plugin_extract_field = std::mem::zeroed();
         req.field_id = ok_id;
         req.field = c"harden.ok".as_ptr();
@@ -315,10 +335,22 @@ fn an_older_hosts_extract_input_is_not_read_past_its_end() {
         };
         let ext = p.lib.api.__bindgen_anon_2.extract_fields.unwrap();
         for _ in 0..3 {
-            let rc = ext(p.state, &input, at as *const api::ss_plugin_field_extract_input);
-            assert_eq!(rc, api::ss_plugin_rc_SS_PLUGIN_SUCCESS, "{}", p.last_error());
+            let rc = ext(
+                p.state,
+                &input,
+                at as *const api::ss_plugin_field_extract_input,
+            );
+            assert_eq!(
+                rc,
+                api::ss_plugin_rc_SS_PLUGIN_SUCCESS,
+                "{}",
+                p.last_error()
+            );
             assert_eq!(req.res_len, 1);
-            assert_eq!(falco_deno_host::cstr_opt(*req.res.str_).as_deref(), Some("ok"));
+            assert_eq!(
+                falco_deno_host::cstr_opt(*req.res.str_).as_deref(),
+                Some("ok")
+            );
         }
         libc::munmap(base as *mut _, 2 * page);
     }
@@ -341,7 +373,9 @@ fn a_corrupt_trailer_is_refused() {
     let lib = load(path.to_str().unwrap()).unwrap();
     let name = unsafe { falco_deno_host::cstr_opt((lib.api.get_name.unwrap())()) };
     assert_eq!(name.as_deref(), Some("falco_deno_unpacked"));
-    let e = RawPlugin::init(lib, "{}", true).err().expect("init of a corrupt file succeeded");
+    let e = RawPlugin::init(lib, "{}", true)
+        .err()
+        .expect("init of a corrupt file succeeded");
     assert!(e.1.contains("corrupt falco-deno trailer"), "{}", e.1);
     let _ = std::fs::remove_dir_all(&dir);
 }

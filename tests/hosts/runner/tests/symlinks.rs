@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn required(var: &str) -> &'static Lib {
-    let path = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: this test cannot run"));
+    let path =
+        std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: this test cannot run"));
     load(&path).unwrap_or_else(|e| panic!("{var}={path}: {e}"))
 }
 
@@ -35,7 +36,11 @@ impl Layout {
         std::fs::write(outside.join("secret.txt"), "SECRET").unwrap();
         std::fs::write(outside.join("secret.jsonl"), "{\"secret\":\"SECRET\"}\n").unwrap();
         std::fs::write(granted.join("plain.txt"), "PLAIN").unwrap();
-        Layout { root, granted, outside }
+        Layout {
+            root,
+            granted,
+            outside,
+        }
     }
 
     fn config(&self, extra: &str) -> String {
@@ -53,7 +58,10 @@ impl Drop for Layout {
 }
 
 fn read(p: &RawPlugin, path: &Path) -> Result<String, String> {
-    match p.extract(&plugin_event(1, b"x", 1), &format!("harden.read[{}]", path.display())) {
+    match p.extract(
+        &plugin_event(1, b"x", 1),
+        &format!("harden.read[{}]", path.display()),
+    ) {
         Ok(Some(v)) => match &v[0] {
             Value::Str(s) => Ok(s.clone()),
             other => Err(format!("not a string: {other:?}")),
@@ -70,11 +78,24 @@ fn a_link_to_a_file_outside_the_grant_is_refused() {
     symlink(l.granted.join("plain.txt"), l.granted.join("inside.txt")).unwrap();
     let p = RawPlugin::init(required("FALCO_DENO_HARDENING_PLUGIN"), &l.config(""), true).unwrap();
     assert_eq!(read(&p, &l.granted.join("plain.txt")), Ok("PLAIN".into()));
-    assert_eq!(read(&p, &l.granted.join("inside.txt")), Ok("PLAIN".into()), "a link that stays inside is fine");
+    assert_eq!(
+        read(&p, &l.granted.join("inside.txt")),
+        Ok("PLAIN".into()),
+        "a link that stays inside is fine"
+    );
     let e = read(&p, &l.granted.join("link.txt")).expect_err("read a secret through a link");
-    assert!(e.contains("NotCapable") && e.contains("outside the paths granted"), "{e}");
-    assert!(e.contains(&l.outside.join("secret.txt").display().to_string()), "{e}");
-    assert!(read(&p, &l.outside.join("secret.txt")).is_err(), "the outside file itself");
+    assert!(
+        e.contains("NotCapable") && e.contains("outside the paths granted"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&l.outside.join("secret.txt").display().to_string()),
+        "{e}"
+    );
+    assert!(
+        read(&p, &l.outside.join("secret.txt")).is_err(),
+        "the outside file itself"
+    );
     p.destroy();
 }
 
@@ -83,7 +104,8 @@ fn a_linked_directory_on_the_way_is_refused() {
     let l = Layout::new("dir");
     symlink(&l.outside, l.granted.join("dirlink")).unwrap();
     let p = RawPlugin::init(required("FALCO_DENO_HARDENING_PLUGIN"), &l.config(""), true).unwrap();
-    let e = read(&p, &l.granted.join("dirlink/secret.txt")).expect_err("read a secret through a linked directory");
+    let e = read(&p, &l.granted.join("dirlink/secret.txt"))
+        .expect_err("read a secret through a linked directory");
     assert!(e.contains("outside the paths granted"), "{e}");
     p.destroy();
 }
@@ -105,13 +127,14 @@ fn a_link_swapped_in_between_two_reads_is_refused() {
     let h = p.open(app.to_str().unwrap()).unwrap();
     let mut payloads: Vec<String> = vec![];
     let mut errors: Vec<String> = vec![];
-    let mut pump = |until: Duration| {
+    let pump = |until: Duration, payloads: &mut Vec<String>, errors: &mut Vec<String>| {
         let t0 = Instant::now();
         while t0.elapsed() < until {
             match p.next_batch(&h, 1) {
                 Ok(Some(batch)) => {
                     for e in batch {
-                        let payload = falco_deno_host::raw::plugin_payload(&e.bytes).unwrap_or_default();
+                        let payload =
+                            falco_deno_host::raw::plugin_payload(&e.bytes).unwrap_or_default();
                         payloads.push(String::from_utf8_lossy(payload).into_owned());
                     }
                 }
@@ -121,16 +144,20 @@ fn a_link_swapped_in_between_two_reads_is_refused() {
             std::thread::sleep(Duration::from_millis(5));
         }
     };
-    pump(Duration::from_millis(500));
+    pump(Duration::from_millis(500), &mut payloads, &mut errors);
     assert_eq!(payloads, vec!["{\"n\":1}".to_string()]);
     std::fs::rename(&app, l.granted.join("app.jsonl.1")).unwrap();
     symlink(l.outside.join("secret.jsonl"), &app).unwrap();
-    pump(Duration::from_millis(1500));
+    pump(Duration::from_millis(1500), &mut payloads, &mut errors);
     assert!(
         payloads.iter().all(|p| !p.contains("SECRET")),
         "the outside file's lines became events: {payloads:?}"
     );
-    eprintln!("after the swap: {} errors, e.g. {:?}", errors.len(), errors.first());
+    eprintln!(
+        "after the swap: {} errors, e.g. {:?}",
+        errors.len(),
+        errors.first()
+    );
     p.close(h);
     p.destroy();
 }
