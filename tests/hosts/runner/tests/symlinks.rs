@@ -84,10 +84,7 @@ fn a_link_to_a_file_outside_the_grant_is_refused() {
         "a link that stays inside is fine"
     );
     let e = read(&p, &l.granted.join("link.txt")).expect_err("read a secret through a link");
-    assert!(
-        e.contains("NotCapable") && e.contains("outside the paths granted"),
-        "{e}"
-    );
+    assert!(e.contains("outside the paths granted"), "{e}");
     assert!(
         e.contains(&l.outside.join("secret.txt").display().to_string()),
         "{e}"
