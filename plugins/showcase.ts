@@ -98,12 +98,12 @@ export default definePlugin({
     text: `${capture.next - 1}/${state.count}`,
   }),
 
-  eventToString: (event) => {
+  eventToString: (_state, event) => {
     const c = JSON.parse(event.text) as Connection;
     return `conn ${c.id} ${c.src} -> ${c.dst}`;
   },
 
-  decode: (event): Connection => JSON.parse(event.text),
+  decode: (_state, event): Connection => JSON.parse(event.text),
 
   fields: [
     {
@@ -169,16 +169,16 @@ export default definePlugin({
       name: "showcase.tag",
       type: "string",
       desc: "The tag at an index (default 0)",
-      arg: { kind: "index" },
+      index: "optional",
       extract: ({ decoded, index }) => decoded.tags[index ?? 0],
     },
     {
       name: "showcase.label",
       type: "string",
       desc: "The label with the given key",
-      arg: { kind: "key", required: true },
+      key: "required",
       properties: ["info"],
-      extract: ({ decoded, key }) => decoded.labels[key!],
+      extract: ({ decoded, key }) => decoded.labels[key],
     },
     {
       name: "showcase.addrs",

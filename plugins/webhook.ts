@@ -296,7 +296,7 @@ export default definePlugin({
     return out;
   },
 
-  decode: (event): Decoded => {
+  decode: (_state, event): Decoded => {
     const text = event.text;
     const nl = text.indexOf("\n");
     const head = text.slice(0, nl);
@@ -311,18 +311,19 @@ export default definePlugin({
     return { path: head.slice(0, sp), remote: head.slice(sp + 1), body, doc };
   },
 
-  eventToString: (event) => event.text.slice(event.text.indexOf("\n") + 1),
+  eventToString: (_state, event) =>
+    event.text.slice(event.text.indexOf("\n") + 1),
 
   fields: [
     {
       name: "webhook.value",
       type: "string",
-      arg: { kind: "key", required: true },
+      key: "required",
       desc:
         "A value of the posted JSON document: webhook.value[<json pointer>] (RFC 6901); objects and arrays as JSON text",
       extract: ({ decoded, key }) => {
         if (decoded.doc === undefined) return undefined;
-        const v = jsonPointer(decoded.doc, key ?? "");
+        const v = jsonPointer(decoded.doc, key);
         if (v === undefined) return undefined;
         return typeof v === "string" ? v : JSON.stringify(v);
       },

@@ -371,7 +371,7 @@ export function createBridge(
       const ev = dispatcher.loadEvent(inBytes, inView);
       const render = d.eventToString;
       if (render === undefined) return utf8Decode(ev.payload);
-      const s = call("eventToString", () => render(ev, state));
+      const s = call("eventToString", () => render(state, ev));
       if (typeof s !== "string") {
         fail(`eventToString returned ${typeof s}: expected a string`);
       }

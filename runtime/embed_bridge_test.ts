@@ -289,7 +289,7 @@ Deno.test("extraction decodes each event once for several fields", async () => {
     version: "1.0.0",
     description: "d",
     contact: "c",
-    decode: (ev) => (decodes++, JSON.parse(ev.text)),
+    decode: (_state, ev) => (decodes++, JSON.parse(ev.text)),
     fields: [
       {
         name: "c.a",

@@ -17,6 +17,7 @@ import {
   REQUEST_SIZE,
 } from "./_bridge_abi.ts";
 import type { AnyPlugin, FieldDefinition } from "./types.ts";
+import { fieldArg } from "./types.ts";
 import { createBridge } from "./embed_bridge.ts";
 import { createConfigValidator } from "./config_schema.ts";
 import {
@@ -350,14 +351,15 @@ export class PluginHarness {
       ids.push(this.#fieldIds.get(ref.name)!);
       defs.push(def);
       let kind = ARG_NONE, index = 0n, key = "";
+      const arg = fieldArg(def);
       if (ref.arg !== undefined) {
-        if (def.arg === undefined) {
+        if (arg === undefined) {
           throw new PluginError(
             name,
             `field "${def.name}" does not take an argument, got "${ref.arg}"`,
           );
         }
-        if (def.arg.kind === "index") {
+        if (arg.kind === "index") {
           const v = parseIndexArg(ref.arg);
           if (v === undefined) {
             throw new PluginError(
