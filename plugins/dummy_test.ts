@@ -33,7 +33,7 @@ Deno.test("dummy lists events and fields with jitter 0 as the Go plugin", async 
   assert.equal(view.getUint16(20, true), 322);
   assert.equal(view.getBigUint64(8, true), 0xffff_ffff_ffff_ffffn);
   assert.ok(e.ts > 1_600_000_000_000_000_000n, "ts is now, in ns");
-  h.destroy();
+  await h.destroy();
 });
 
 Deno.test("dummy uses defaults: start 1, 20 events, jitter 10", async () => {

@@ -168,7 +168,7 @@ export default definePlugin({
     server: null,
   }),
 
-  open: (config, params): Capture => {
+  open: async (config, params): Promise<Capture> => {
     const { hostname, port } = parseListen(params);
     const cap: Capture = {
       server: undefined as unknown as Deno.HttpServer,
@@ -225,12 +225,11 @@ export default definePlugin({
       wake?.();
       return answer(200, "ok");
     };
-    // `open` cannot await: the PEM files are read synchronously, once per
-    // capture (needs allowRead on both).
+    // The PEM files are read once per capture (needs allowRead on both).
     const tls = config.tlsCertFile && config.tlsKeyFile
       ? {
-        cert: Deno.readTextFileSync(config.tlsCertFile),
-        key: Deno.readTextFileSync(config.tlsKeyFile),
+        cert: await Deno.readTextFile(config.tlsCertFile),
+        key: await Deno.readTextFile(config.tlsKeyFile),
       }
       : {};
     const scheme = config.tlsCertFile ? "https" : "http";
@@ -269,13 +268,12 @@ export default definePlugin({
     return cap.queue.splice(0, config.maxBatch).map(encode);
   },
 
-  close: (config, cap) => {
+  close: async (config, cap) => {
     cap.closed = true;
     config.server = null;
     cap.wake?.();
-    // The port is free once this returns inside the .so; Deno frees it
-    // when the returned promise settles.
-    cap.server.shutdown();
+    // The port is free once the server has shut down.
+    await cap.server.shutdown();
   },
 
   metrics: (config) => {

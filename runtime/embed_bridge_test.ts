@@ -66,8 +66,8 @@ Deno.test("createBridge names the plugin and callback of every exception", async
       const [e] = await h.collect(1);
       h.eventToString(e);
       h.extract(e, "b.v");
-      h.close();
-      h.destroy();
+      await h.close();
+      await h.destroy();
     };
     const detail = what === "extract"
       ? 'extract of field "b.v" failed'

@@ -13,9 +13,16 @@ import {
   BATCH_EOF,
   BATCH_TIMEOUT,
   type Bridge,
+  DEFAULT_BATCH_DEADLINE_MS,
+  DEFAULT_CALLBACK_DEADLINE_MS,
   INPUT_HEADER_SIZE,
+  lifecycleDeadlineText,
+  MIN_INIT_DEADLINE_MS,
   REQUEST_SIZE,
+  RESERVED_CONFIG_KEY,
 } from "./_bridge_abi.ts";
+import { harnessGrants, Sandbox } from "./_sandbox.ts";
+import { guardReusedObjects } from "./_reuse_guard.ts";
 import type { AnyPlugin, FieldDefinition } from "./types.ts";
 import { fieldArg } from "./types.ts";
 import { createBridge } from "./embed_bridge.ts";
@@ -52,7 +59,13 @@ export interface HarnessEvent {
 
 /** Options of {@linkcode PluginHarness.start}. */
 export interface HarnessOptions {
-  /** Init config: JSON text as the host passes it, or an object. Default `""`. */
+  /**
+   * Init config: JSON text as the host passes it, or an object. Default
+   * `""`. Its `falco_deno` member is read as the `.so` reads it: the grants
+   * (`allowRead`, `allowWrite`, `allowNet`, `allowEnv`; where absent, the
+   * plugin's declared `permissions` of that kind, placeholders left out)
+   * and the deadlines (`callbackDeadlineMs`, `batchDeadlineMs`).
+   */
   config?: string | Record<string, unknown>;
   /** Batch buffer size, to test events that do not fit. */
   batchSize?: number;
@@ -65,9 +78,48 @@ export interface HarnessOptions {
 /** What `extract` returns: a value, a list for list fields, or `undefined`. */
 export type ExtractResult = DecodedValue | DecodedValue[] | undefined;
 
+/** The deadlines of the `falco_deno` member, as the `.so` reads them. */
+function deadlines(config: unknown): { callback: number; batch: number } {
+  const reserved = config !== null && typeof config === "object"
+    ? (config as Record<string, unknown>)[RESERVED_CONFIG_KEY] as
+      | Record<string, unknown>
+      | undefined
+    : undefined;
+  const ms = (v: unknown, def: number) =>
+    typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : def;
+  return {
+    callback: ms(reserved?.callbackDeadlineMs, DEFAULT_CALLBACK_DEADLINE_MS),
+    batch: ms(reserved?.batchDeadlineMs, DEFAULT_BATCH_DEADLINE_MS),
+  };
+}
+
+/**
+ * Waits for `p` up to `ms`; `"late"` if it has not settled by then (it
+ * keeps running, as in the `.so`).
+ */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | "late"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Drives one plugin instance: `init` with a config string, `open`, batches
  * until EOF, extraction by field string, `eventToString`.
+ *
+ * It is as strict as the `.so`: the plugin runs with the `.so`'s globals
+ * and `Deno.*` calls only, under the `.so`'s grants (a call outside them
+ * throws `Deno.errors.NotCapable` with the `.so`'s message; a file is
+ * checked by its real path); async lifecycle calls and `nextBatch` get the
+ * `.so`'s deadlines; a kept `ExtractContext` or `EventView` throws when
+ * read after its call, a kept payload view reads as empty once the next
+ * event is loaded.
  *
  * @example Testing the dummy plugin
  * ```ts
@@ -94,15 +146,22 @@ export class PluginHarness {
   #maxTimeouts: number;
   #fieldIds = new Map<string, number>();
   #leftover: HarnessEvent[] = [];
+  #sandbox: Sandbox;
+  #deadlines: { callback: number; batch: number };
 
   private constructor(
     plugin: AnyPlugin,
     options: HarnessOptions,
     validate: ((config: unknown) => string | undefined) | undefined,
+    config: unknown,
   ) {
     this.plugin = plugin;
     this.manifest = buildManifest(plugin);
-    this.bridge = createBridge(plugin, validate, {
+    this.#sandbox = new Sandbox(
+      harnessGrants(config, plugin.definition.permissions),
+    );
+    this.#deadlines = deadlines(config);
+    this.bridge = createBridge(guardReusedObjects(plugin), validate, {
       batchSize: options.batchSize,
       outputSize: options.outputSize,
     });
@@ -119,23 +178,46 @@ export class PluginHarness {
    * @param options Init config and buffer sizes.
    * @returns The started harness.
    */
-  static start(
+  static async start(
     plugin: AnyPlugin,
     options: HarnessOptions = {},
   ): Promise<PluginHarness> {
+    const schema = plugin.definition.initSchema;
+    const validate = schema === undefined
+      ? undefined
+      : createConfigValidator(schema);
+    const given = options.config ?? "";
+    const text = typeof given === "string" ? given : JSON.stringify(given);
+    let parsed: unknown = undefined;
     try {
-      const schema = plugin.definition.initSchema;
-      const validate = schema === undefined
-        ? undefined
-        : createConfigValidator(schema);
-      const h = new PluginHarness(plugin, options, validate);
-      const config = options.config ?? "";
-      h.bridge.init(
-        typeof config === "string" ? config : JSON.stringify(config),
+      parsed = text.trim() === "" ? {} : JSON.parse(text);
+    } catch {
+      // The bridge reports malformed JSON.
+    }
+    const h = new PluginHarness(plugin, options, validate, parsed);
+    await h.#lifecycle(
+      "init",
+      () => h.bridge.init(text),
+      Math.max(h.#deadlines.callback, MIN_INIT_DEADLINE_MS),
+    );
+    return h;
+  }
+
+  /**
+   * Runs a lifecycle call of the bridge in the sandbox and waits for it as
+   * the embed does: a promise not settled within `ms` fails the call.
+   */
+  async #lifecycle(
+    callback: string,
+    call: () => void | Promise<void>,
+    ms = this.#deadlines.callback,
+  ): Promise<void> {
+    const r = this.#sandbox.run(call);
+    if (r === undefined) return;
+    if (await within(r, ms) === "late") {
+      throw new Error(
+        lifecycleDeadlineText(this.plugin.definition.name, callback, ms),
       );
-      return Promise.resolve(h);
-    } catch (err) {
-      return Promise.reject(err);
     }
   }
 
@@ -161,23 +243,26 @@ export class PluginHarness {
    *
    * @param params The open params text.
    */
-  open(params = ""): Promise<void> {
-    this.bridge.open(params);
+  async open(params = ""): Promise<void> {
+    await this.#lifecycle("open", () => this.bridge.open(params));
     this.#leftover = [];
     this.#opened = true;
     this.#eof = false;
-    return Promise.resolve();
   }
 
   /**
-   * Asks for one batch (awaiting an async `nextBatch`). Returns its events,
-   * `"timeout"` or `"eof"`.
+   * Asks for one batch. Returns its events, `"timeout"` or `"eof"`. An
+   * async `nextBatch` is awaited up to the batch deadline, as in the
+   * `.so`: not settled by then, the batch is `"timeout"` and stays pending
+   * for the next call.
    */
   async nextBatch(): Promise<HarnessEvent[] | "timeout" | "eof"> {
-    let r = this.bridge.nextBatch();
+    const deadline = Date.now() + this.#deadlines.batch;
+    let r = this.#sandbox.run(() => this.bridge.nextBatch());
     while (typeof r !== "number") {
-      await r;
-      r = this.bridge.nextBatch();
+      const left = deadline - Date.now();
+      if (left <= 0 || await within(r, left) === "late") return "timeout";
+      r = this.#sandbox.run(() => this.bridge.nextBatch());
     }
     if (r === BATCH_EOF) return "eof";
     if (r === BATCH_TIMEOUT) return "timeout";
@@ -285,34 +370,34 @@ export class PluginHarness {
    */
   eventToString(event: HarnessEvent): string {
     this.#writeInput(event, [], []);
-    return this.bridge.eventToString();
+    return this.#sandbox.run(() => this.bridge.eventToString());
   }
 
   /** Progress of the capture: `[pctHundredths, text]` or `undefined`. */
   progress(): [number, string] | undefined {
-    return this.bridge.progress();
+    return this.#sandbox.run(() => this.bridge.progress());
   }
 
   /** The plugin's own metrics, as `plugin_get_metrics` publishes them. */
   metrics(): Record<string, number> {
-    const text = this.bridge.metrics();
+    const text = this.#sandbox.run(() => this.bridge.metrics());
     return text === "" ? {} : JSON.parse(text);
   }
 
   /** The open params suggestions (parsed `plugin_list_open_params`). */
   listOpenParams(): { value: string; desc: string; separator: string }[] {
-    return JSON.parse(this.bridge.listOpenParams());
+    return JSON.parse(this.#sandbox.run(() => this.bridge.listOpenParams()));
   }
 
-  /** Closes the capture. */
-  close(): void {
-    this.bridge.close();
+  /** Closes the capture (waiting for an async `close` up to its deadline). */
+  async close(): Promise<void> {
     this.#opened = false;
+    await this.#lifecycle("close", () => this.bridge.close());
   }
 
-  /** Destroys the plugin instance. */
-  destroy(): void {
-    this.bridge.destroy();
+  /** Destroys the plugin instance (waiting for an async `destroy`). */
+  async destroy(): Promise<void> {
+    await this.#lifecycle("destroy", () => this.bridge.destroy());
   }
 
   #field(text: string): FieldDefinition {
@@ -380,7 +465,7 @@ export class PluginHarness {
     }
     if (!this.#compatible(event)) return fields.map(() => undefined);
     this.#writeInput(event, ids, kinds, indexes, keys);
-    this.bridge.extract();
+    this.#sandbox.run(() => this.bridge.extract());
     const out = new Uint8Array(this.bridge.output);
     const view = new DataView(this.bridge.output);
     let at = 0;
