@@ -473,7 +473,9 @@ export class Sandbox {
         return Promise.reject(err);
       }
     };
-    const sandbox = this;
+    const run = <T>(f: () => T): T => this.run(f);
+    const checkRead = (path: string | URL) => this.checkRead(path);
+    const checkNet = (host: string, port: number) => this.checkNet(host, port);
     const serve = (
       options: Record<string, unknown> | ((...a: unknown[]) => unknown),
       handler?: unknown,
@@ -494,7 +496,7 @@ export class Sandbox {
       }
       const port = (options.port ?? 8000) as number;
       const hostname = String(options.hostname ?? "0.0.0.0");
-      sandbox.checkNet(hostname, port);
+      checkNet(hostname, port);
       const inner = handler as (...a: unknown[]) => unknown;
       const onListen = options.onListen as ((a: unknown) => void) | undefined;
       // Deno runs the handler outside the caller's async context.
@@ -503,11 +505,11 @@ export class Sandbox {
           ...options,
           handler: undefined,
           ...(onListen
-            ? { onListen: (a: Deno.NetAddr) => sandbox.run(() => onListen(a)) }
+            ? { onListen: (a: Deno.NetAddr) => run(() => onListen(a)) }
             : {}),
         } as Deno.ServeTcpOptions,
         (req, info) =>
-          sandbox.run(() => inner(req, info)) as Response | Promise<Response>,
+          run(() => inner(req, info)) as Response | Promise<Response>,
       );
     };
     const HttpClient = RealDeno.HttpClient;
@@ -537,7 +539,7 @@ export class Sandbox {
       lstat: (path: string | URL) =>
         settle(() => RealDeno.lstat(this.checkRead(path, true))),
       async *readDir(path: string | URL) {
-        yield* RealDeno.readDir(sandbox.checkRead(path));
+        yield* RealDeno.readDir(checkRead(path));
       },
       serve,
       createHttpClient(options: Record<string, unknown> = {}) {
