@@ -26,7 +26,7 @@ import type {
   ExtractContext,
   FieldDefinition,
 } from "./types.ts";
-import { fieldArg } from "./types.ts";
+import { fieldArg } from "./_field_arg.ts";
 import {
   checkValue,
   fieldTypeCode,

@@ -24,7 +24,7 @@ import {
 import { harnessGrants, Sandbox } from "./_sandbox.ts";
 import { guardReusedObjects } from "./_reuse_guard.ts";
 import type { AnyPlugin, FieldDefinition } from "./types.ts";
-import { fieldArg } from "./types.ts";
+import { fieldArg } from "./_field_arg.ts";
 import { createBridge } from "./embed_bridge.ts";
 import { createConfigValidator } from "./config_schema.ts";
 import {

@@ -6,7 +6,7 @@
  */
 
 import type { AnyPlugin, PluginPermissions } from "./types.ts";
-import { fieldArg } from "./types.ts";
+import { fieldArg } from "./_field_arg.ts";
 
 /** Plugin API version the embed requires (3.4.0: it uses `log_fn`). */
 export const REQUIRED_API_VERSION = "3.4.0";

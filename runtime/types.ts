@@ -45,17 +45,6 @@ export type FieldValue<T extends FieldType> = T extends "string" ? string
   : number | bigint;
 
 /**
- * The argument a field takes, as the runtime reads it from a definition's
- * `index` or `key` member (see {@linkcode fieldArg}).
- */
-export interface FieldArg {
-  /** `"index"` for a numeric argument, `"key"` for a string argument. */
-  kind: "index" | "key";
-  /** Whether the field can only be used with an argument. */
-  required: boolean;
-}
-
-/**
  * Whether a field's argument must be given (`"required"`: the field cannot
  * be used without it) or may be left out (`"optional"`).
  */
@@ -207,31 +196,6 @@ type FieldOfType<T extends FieldType, S, D> =
 export type FieldDefinition<S = unknown, D = unknown> = {
   [T in FieldType]: FieldOfType<T, S, D>;
 }[FieldType];
-
-/**
- * The argument of a field definition, or `undefined` when it takes none.
- *
- * @example
- * ```ts
- * import { fieldArg } from "./types.ts";
- * const f = { name: "a.b", type: "uint64", desc: "d", index: "required", extract: () => 1 } as const;
- * console.assert(fieldArg(f)?.kind === "index" && fieldArg(f)?.required);
- * ```
- *
- * @param f A field definition.
- * @returns Its argument kind and whether it is required.
- */
-export function fieldArg(
-  f: { index?: ArgPresence; key?: ArgPresence },
-): FieldArg | undefined {
-  if (f.index !== undefined) {
-    return { kind: "index", required: f.index === "required" };
-  }
-  if (f.key !== undefined) {
-    return { kind: "key", required: f.key === "required" };
-  }
-  return undefined;
-}
 
 /** An event produced by `nextBatch`. */
 export interface EventInput {
