@@ -13,7 +13,7 @@ const meta = {
   eventSource: "strict",
 };
 
-/** A plugin whose `open` runs `probe` and emits its outcome as one event. */
+/** A plugin whose first `nextBatch` runs `probe` and emits its outcome. */
 function probing(
   probe: () => unknown,
   permissions?: PluginPermissions,
@@ -21,18 +21,16 @@ function probing(
   return definePlugin({
     ...meta,
     permissions,
-    open: async () => {
+    open: () => ({ done: false }),
+    nextBatch: async (_s, c) => {
+      if (c.done) return EOF;
+      c.done = true;
       try {
-        return { text: `ok ${JSON.stringify(await probe())}` };
+        return [`ok ${JSON.stringify(await probe())}`];
       } catch (e) {
         const err = e as Error;
-        return { text: `${err.name}: ${err.message}` };
+        return [`${err.name}: ${err.message}`];
       }
-    },
-    nextBatch: (_s, c: { text: string | null }) => {
-      const t = c.text;
-      c.text = null;
-      return t === null ? EOF : [t];
     },
   });
 }
