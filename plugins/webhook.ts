@@ -168,7 +168,7 @@ export default definePlugin({
     server: null,
   }),
 
-  open: async (config, params): Promise<Capture> => {
+  open: (config, params): Capture => {
     const { hostname, port } = parseListen(params);
     const cap: Capture = {
       server: undefined as unknown as Deno.HttpServer,
@@ -225,11 +225,13 @@ export default definePlugin({
       wake?.();
       return answer(200, "ok");
     };
-    // The PEM files are read once per capture (needs allowRead on both).
+    // The PEM files are read once per capture (needs allowRead on both),
+    // synchronously: the server listens when open returns, whether or not
+    // the embed awaits an async open. The files are small.
     const tls = config.tlsCertFile && config.tlsKeyFile
       ? {
-        cert: await Deno.readTextFile(config.tlsCertFile),
-        key: await Deno.readTextFile(config.tlsKeyFile),
+        cert: Deno.readTextFileSync(config.tlsCertFile),
+        key: Deno.readTextFileSync(config.tlsKeyFile),
       }
       : {};
     const scheme = config.tlsCertFile ? "https" : "http";
