@@ -99,9 +99,11 @@ export function harnessGrants(
   return out;
 }
 
-const RealDeno = globalThis.Deno;
-const realFetch = globalThis.fetch;
-const storage = new AsyncLocalStorage<Sandbox>();
+// Set by `install`, on the first harness: nothing runs when this module is
+// only bundled (through mod.ts) into a plugin.
+let RealDeno: typeof Deno;
+let realFetch: typeof fetch;
+let storage: AsyncLocalStorage<Sandbox>;
 
 /** Globals of the ECMAScript engine, present in the `.so` as under Deno. */
 const ENGINE_GLOBALS = new Set([
@@ -230,6 +232,9 @@ let installed = false;
 function install(): void {
   if (installed) return;
   installed = true;
+  RealDeno = globalThis.Deno;
+  realFetch = globalThis.fetch;
+  storage = new AsyncLocalStorage<Sandbox>();
   for (const name of Object.getOwnPropertyNames(globalThis)) {
     if (ENGINE_GLOBALS.has(name)) continue;
     if (SO_GLOBALS.has(name) && name !== "Deno" && name !== "fetch") continue;
