@@ -118,11 +118,11 @@ Deno.test("dummy ignores the reserved falco_deno config member", async () => {
 
 Deno.test("dummy reports bad open params", async () => {
   const h = await PluginHarness.start(dummy);
-  assert.throws(
-    () => h.bridge.open('{"start": "one"}'),
+  await assert.rejects(
+    () => h.open('{"start": "one"}'),
     /Plugin "dummy_ts": open failed: wrong open params format: "start" must be a non-negative integer/,
   );
-  assert.throws(() => h.bridge.open("{"), /Plugin "dummy_ts": open failed/);
+  await assert.rejects(() => h.open("{"), /Plugin "dummy_ts": open failed/);
 });
 
 Deno.test("dummy.divisible requires its index argument", async () => {

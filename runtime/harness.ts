@@ -138,8 +138,8 @@ export class PluginHarness {
   readonly plugin: AnyPlugin;
   /** Its manifest, as the `.so` serves it. */
   readonly manifest: Manifest;
-  /** The bridge, exactly as the embed uses it. */
-  readonly bridge: Bridge;
+  // The bridge, exactly as the embed uses it.
+  readonly #bridge: Bridge;
   #nextNum = 1;
   #opened = false;
   #eof = false;
@@ -161,7 +161,7 @@ export class PluginHarness {
       harnessGrants(config, plugin.definition.permissions),
     );
     this.#deadlines = deadlines(config);
-    this.bridge = createBridge(guardReusedObjects(plugin), validate, {
+    this.#bridge = createBridge(guardReusedObjects(plugin), validate, {
       batchSize: options.batchSize,
       outputSize: options.outputSize,
     });
@@ -197,7 +197,7 @@ export class PluginHarness {
     const h = new PluginHarness(plugin, options, validate, parsed);
     await h.#lifecycle(
       "init",
-      () => h.bridge.init(text),
+      () => h.#bridge.init(text),
       Math.max(h.#deadlines.callback, MIN_INIT_DEADLINE_MS),
     );
     return h;
@@ -244,7 +244,7 @@ export class PluginHarness {
    * @param params The open params text.
    */
   async open(params = ""): Promise<void> {
-    await this.#lifecycle("open", () => this.bridge.open(params));
+    await this.#lifecycle("open", () => this.#bridge.open(params));
     this.#leftover = [];
     this.#opened = true;
     this.#eof = false;
@@ -258,16 +258,16 @@ export class PluginHarness {
    */
   async nextBatch(): Promise<HarnessEvent[] | "timeout" | "eof"> {
     const deadline = Date.now() + this.#deadlines.batch;
-    let r = this.#sandbox.run(() => this.bridge.nextBatch());
+    let r = this.#sandbox.run(() => this.#bridge.nextBatch());
     while (typeof r !== "number") {
       const left = deadline - Date.now();
       if (left <= 0 || await within(r, left) === "late") return "timeout";
-      r = this.#sandbox.run(() => this.bridge.nextBatch());
+      r = this.#sandbox.run(() => this.#bridge.nextBatch());
     }
     if (r === BATCH_EOF) return "eof";
     if (r === BATCH_TIMEOUT) return "timeout";
     if (r < 0) throw new Error(`nextBatch returned "${r}"`);
-    const batch = new Uint8Array(this.bridge.batch);
+    const batch = new Uint8Array(this.#bridge.batch);
     const out: HarnessEvent[] = [];
     let at = 0;
     for (let i = 0; i < r; i++) {
@@ -370,34 +370,34 @@ export class PluginHarness {
    */
   eventToString(event: HarnessEvent): string {
     this.#writeInput(event, [], []);
-    return this.#sandbox.run(() => this.bridge.eventToString());
+    return this.#sandbox.run(() => this.#bridge.eventToString());
   }
 
   /** Progress of the capture: `[pctHundredths, text]` or `undefined`. */
   progress(): [number, string] | undefined {
-    return this.#sandbox.run(() => this.bridge.progress());
+    return this.#sandbox.run(() => this.#bridge.progress());
   }
 
   /** The plugin's own metrics, as `plugin_get_metrics` publishes them. */
   metrics(): Record<string, number> {
-    const text = this.#sandbox.run(() => this.bridge.metrics());
+    const text = this.#sandbox.run(() => this.#bridge.metrics());
     return text === "" ? {} : JSON.parse(text);
   }
 
   /** The open params suggestions (parsed `plugin_list_open_params`). */
   listOpenParams(): { value: string; desc: string; separator: string }[] {
-    return JSON.parse(this.#sandbox.run(() => this.bridge.listOpenParams()));
+    return JSON.parse(this.#sandbox.run(() => this.#bridge.listOpenParams()));
   }
 
   /** Closes the capture (waiting for an async `close` up to its deadline). */
   async close(): Promise<void> {
     this.#opened = false;
-    await this.#lifecycle("close", () => this.bridge.close());
+    await this.#lifecycle("close", () => this.#bridge.close());
   }
 
   /** Destroys the plugin instance (waiting for an async `destroy`). */
   async destroy(): Promise<void> {
-    await this.#lifecycle("destroy", () => this.bridge.destroy());
+    await this.#lifecycle("destroy", () => this.#bridge.destroy());
   }
 
   #field(text: string): FieldDefinition {
@@ -465,9 +465,9 @@ export class PluginHarness {
     }
     if (!this.#compatible(event)) return fields.map(() => undefined);
     this.#writeInput(event, ids, kinds, indexes, keys);
-    this.#sandbox.run(() => this.bridge.extract());
-    const out = new Uint8Array(this.bridge.output);
-    const view = new DataView(this.bridge.output);
+    this.#sandbox.run(() => this.#bridge.extract());
+    const out = new Uint8Array(this.#bridge.output);
+    const view = new DataView(this.#bridge.output);
     let at = 0;
     return defs.map((def) => {
       const count = view.getUint32(at, true);
@@ -489,8 +489,8 @@ export class PluginHarness {
     indexes: bigint[] = [],
     keys: string[] = [],
   ): void {
-    const bytes = new Uint8Array(this.bridge.input);
-    const view = new DataView(this.bridge.input);
+    const bytes = new Uint8Array(this.#bridge.input);
+    const view = new DataView(this.#bridge.input);
     const payloadAt = INPUT_HEADER_SIZE + ids.length * REQUEST_SIZE;
     if (payloadAt + event.payload.length > bytes.length) {
       throw new RangeError(
