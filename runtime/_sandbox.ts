@@ -54,11 +54,13 @@ const MEMBER: Record<Kind, string> = {
  * declaration names only placeholders grants in its config, as falco.yaml
  * would.
  *
+ * @param plugin The plugin's name (for error messages).
  * @param config The parsed init config (anything).
  * @param declared The plugin's `permissions`.
  * @returns The grants.
  */
 export function harnessGrants(
+  plugin: string,
   config: unknown,
   declared: PluginPermissions | undefined,
 ): Grants {
@@ -89,7 +91,7 @@ export function harnessGrants(
     for (const p of list) {
       if (!p.startsWith("/")) {
         throw new Error(
-          `${RESERVED_CONFIG_KEY}.${
+          `${plugin}: ${RESERVED_CONFIG_KEY}.${
             MEMBER[kind]
           }: "${p}" is not an absolute path (Falco's working directory is not the plugin's)`,
         );
@@ -355,7 +357,7 @@ class FsFile {
  *
  * @example
  * ```ts ignore
- * const sandbox = new Sandbox(harnessGrants({}, { read: ["/etc/hosts"] }));
+ * const sandbox = new Sandbox(harnessGrants("p", {}, { read: ["/etc/hosts"] }));
  * await sandbox.run(() => Deno.readTextFile("/etc/hosts"));
  * ```
  */

@@ -78,18 +78,71 @@ export interface HarnessOptions {
 /** What `extract` returns: a value, a list for list fields, or `undefined`. */
 export type ExtractResult = DecodedValue | DecodedValue[] | undefined;
 
-/** The deadlines of the `falco_deno` member, as the `.so` reads them. */
-function deadlines(config: unknown): { callback: number; batch: number } {
-  const reserved = config !== null && typeof config === "object"
-    ? (config as Record<string, unknown>)[RESERVED_CONFIG_KEY] as
-      | Record<string, unknown>
-      | undefined
+/** The members of `falco_deno` the embed knows, in its order (`rust_embed/src/plugin.rs`). */
+const EMBED_OPTIONS = [
+  "batchDeadlineMs",
+  "callbackDeadlineMs",
+  "heapLimitMb",
+  "allowRead",
+  "allowWrite",
+  "allowNet",
+  "allowEnv",
+  "prefetchFields",
+];
+
+/**
+ * Checks the `falco_deno` member of a parsed config as the `.so` does, with
+ * its messages, and returns its deadlines.
+ */
+function embedOptions(
+  plugin: string,
+  config: unknown,
+): { callback: number; batch: number } {
+  const reserved = config !== null && typeof config === "object" &&
+      !Array.isArray(config)
+    ? (config as Record<string, unknown>)[RESERVED_CONFIG_KEY]
     : undefined;
+  const invalid = (detail: string) =>
+    new Error(
+      `${plugin}: invalid "${RESERVED_CONFIG_KEY}" member of the init config: ${detail}`,
+    );
+  const options = (reserved ?? {}) as Record<string, unknown>;
+  if (reserved !== undefined) {
+    if (
+      reserved === null || typeof reserved !== "object" ||
+      Array.isArray(reserved)
+    ) {
+      throw invalid("expected a map");
+    }
+    for (const key of Object.keys(options)) {
+      if (!EMBED_OPTIONS.includes(key)) {
+        throw invalid(
+          `unknown field \`${key}\`, expected one of ${
+            EMBED_OPTIONS.map((k) => `\`${k}\``).join(", ")
+          }`,
+        );
+      }
+    }
+    for (const key of ["allowRead", "allowWrite", "allowNet", "allowEnv"]) {
+      const v = options[key];
+      if (
+        v !== undefined && typeof v !== "boolean" &&
+        !(Array.isArray(v) && v.every((e) => typeof e === "string"))
+      ) {
+        throw invalid("data did not match any variant of untagged enum Grant");
+      }
+    }
+  }
   const ms = (v: unknown, def: number) =>
-    typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : def;
+    typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : def;
+  const callback = ms(options.callbackDeadlineMs, DEFAULT_CALLBACK_DEADLINE_MS);
+  const heap = ms(options.heapLimitMb, 128);
+  if (callback === 0 || heap < 8) {
+    throw invalid("callbackDeadlineMs must be > 0 and heapLimitMb >= 8");
+  }
   return {
-    callback: ms(reserved?.callbackDeadlineMs, DEFAULT_CALLBACK_DEADLINE_MS),
-    batch: ms(reserved?.batchDeadlineMs, DEFAULT_BATCH_DEADLINE_MS),
+    callback,
+    batch: ms(options.batchDeadlineMs, DEFAULT_BATCH_DEADLINE_MS),
   };
 }
 
@@ -157,10 +210,11 @@ export class PluginHarness {
   ) {
     this.plugin = plugin;
     this.manifest = buildManifest(plugin);
+    const name = plugin.definition.name;
+    this.#deadlines = embedOptions(name, config);
     this.#sandbox = new Sandbox(
-      harnessGrants(config, plugin.definition.permissions),
+      harnessGrants(name, config, plugin.definition.permissions),
     );
-    this.#deadlines = deadlines(config);
     this.#bridge = createBridge(guardReusedObjects(plugin), validate, {
       batchSize: options.batchSize,
       outputSize: options.outputSize,

@@ -182,8 +182,32 @@ Deno.test("PluginHarness: grants are checked as the .so checks them", async () =
       PluginHarness.start(probing(() => 1), {
         config: { falco_deno: { allowRead: ["logs"] } },
       }),
-    /falco_deno\.allowRead: "logs" is not an absolute path/,
+    /^Error: strict: falco_deno\.allowRead: "logs" is not an absolute path \(Falco's working directory is not the plugin's\)$/,
   );
+  for (
+    const [member, message] of [
+      [
+        { noSuchOption: 1 },
+        'strict: invalid "falco_deno" member of the init config: unknown field `noSuchOption`, expected one of `batchDeadlineMs`, `callbackDeadlineMs`, `heapLimitMb`, `allowRead`, `allowWrite`, `allowNet`, `allowEnv`, `prefetchFields`',
+      ],
+      [
+        { heapLimitMb: 1 },
+        'strict: invalid "falco_deno" member of the init config: callbackDeadlineMs must be > 0 and heapLimitMb >= 8',
+      ],
+      [
+        { allowRead: "x" },
+        'strict: invalid "falco_deno" member of the init config: data did not match any variant of untagged enum Grant',
+      ],
+    ] as const
+  ) {
+    await assert.rejects(
+      () =>
+        PluginHarness.start(probing(() => 1), {
+          config: { falco_deno: member },
+        }),
+      (err: Error) => (assert.equal(err.message, message), true),
+    );
+  }
 });
 
 Deno.test("PluginHarness: an ExtractContext or EventView kept past its call throws when read", async () => {
