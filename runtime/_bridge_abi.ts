@@ -126,7 +126,7 @@ export function lifecycleDeadlineText(
   callback: string,
   ms: number,
 ): string {
-  return `${plugin}: ${callback} did not settle within its deadline of ${ms} ms (set "${RESERVED_CONFIG_KEY}" in the init config to change the limit)`;
+  return `${plugin}: ${callback} did not settle within its deadline of ${ms} ms`;
 }
 
 /** Name of the global the bundle defines. */

@@ -11,9 +11,10 @@
  * real `Deno`. The plugin module's top-level code runs when the test
  * imports it, outside any sandbox.
  *
- * Files are checked by their resolved real path (the file actually
- * opened): a symlink inside a granted directory that points outside it is
- * refused, as in the `.so`.
+ * Files are checked as given and by their resolved real path (the file
+ * actually opened): a symlink inside a granted directory that points
+ * outside it is refused, as in the `.so` (`rust_embed/src/web/fs.rs`), with
+ * its message.
  *
  * @module
  */
@@ -375,9 +376,11 @@ export class Sandbox {
     install();
     this.grants = grants;
     const read = grants.read;
+    // Grants are taken as written (made absolute and normal), as
+    // deno_permissions takes them: a granted link does not grant its target.
     this.#readRoots = read === true || read === undefined
       ? read
-      : read.map(realPath);
+      : read.map(normalize);
     this.fetch = (input, init) => this.#fetch(input, init);
     this.deno = this.#makeDeno();
   }
@@ -400,7 +403,11 @@ export class Sandbox {
     if (roots === undefined || !roots.some((r) => within(asked, r))) {
       throw denied("read", given);
     }
-    if (!roots.some((r) => within(real, r))) throw denied("read", real);
+    if (!roots.some((r) => within(real, r))) {
+      throw new RealDeno.errors.NotCapable(
+        `'${given}' resolves to '${real}', outside the paths granted to read: falco-deno follows no symbolic link out of a grant (grant the target itself in falco.yaml: init_config: {"${RESERVED_CONFIG_KEY}": {"allowRead": [...]}})`,
+      );
+    }
     return real;
   }
 

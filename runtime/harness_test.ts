@@ -151,11 +151,12 @@ Deno.test("PluginHarness: a symlink in a granted directory that points outside i
   await Deno.writeTextFile(join(dir, "real"), "real");
   await Deno.symlink(join(dir, "real"), join(dir, "inner-link"));
   const config = { falco_deno: { allowRead: [dir] } };
+  const link = join(dir, "link");
   assert.equal(
-    await outcome(() => Deno.readTextFile(join(dir, "link")), { config }),
-    `NotCapable: Requires read access to "${await Deno.realPath(
+    await outcome(() => Deno.readTextFile(link), { config }),
+    `NotCapable: '${link}' resolves to '${await Deno.realPath(
       secret,
-    )}", grant it in falco.yaml: init_config: {"falco_deno": {"allowRead": [...]}} (as deno's --allow-read)`,
+    )}', outside the paths granted to read: falco-deno follows no symbolic link out of a grant (grant the target itself in falco.yaml: init_config: {"falco_deno": {"allowRead": [...]}})`,
   );
   assert.match(
     await outcome(() => Deno.open(join(dir, "link")), { config }),
