@@ -183,7 +183,7 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | "late"> {
  * const events = await h.collect();
  * console.assert(events.map((e) => e.text).join() === "2,3,4");
  * console.assert(h.extract(events[0], "dummy.divisible[2]") === 1n);
- * h.destroy();
+ * await h.destroy();
  * ```
  */
 export class PluginHarness {
