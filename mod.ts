@@ -40,6 +40,7 @@ export { definePlugin } from "./runtime/define_plugin.ts";
 export { EOF, FIELD_TYPES } from "./runtime/types.ts";
 export type {
   AnyPlugin,
+  AnyShape,
   ArgPresence,
   BatchResult,
   ConfigFromSchema,
@@ -48,16 +49,20 @@ export type {
   ExtractContext,
   FieldBase,
   FieldDefinition,
+  FieldOfType,
   FieldType,
   FieldValue,
+  FromJsonType,
   InitSchema,
   JsonType,
   ListFieldDefinition,
   MaybePromise,
+  ObjectFromSchema,
   OpenParam,
   Plugin,
   PluginDefinition,
   PluginPermissions,
+  PresentKeys,
   Progress,
   SingleFieldDefinition,
 } from "./runtime/types.ts";

@@ -148,7 +148,8 @@ export interface ListFieldDefinition<
   ): Iterable<FieldValue<T>> | undefined | null;
 }
 
-type AnyShape<
+/** A single or list field with the given argument types (see {@linkcode FieldOfType}). */
+export type AnyShape<
   T extends FieldType,
   S,
   D,
@@ -161,7 +162,7 @@ type AnyShape<
  * (`"required"` or `"optional"`). The argument members are top-level
  * literals so that TypeScript picks the extractor's context from them.
  */
-type FieldOfType<T extends FieldType, S, D> =
+export type FieldOfType<T extends FieldType, S, D> =
   | (AnyShape<T, S, D, undefined, undefined> & {
     /** No index argument. */
     index?: undefined;
@@ -284,7 +285,8 @@ export type JsonType =
   | "boolean"
   | "null";
 
-type FromJsonType<T, Sch> = T extends "string" ? string
+/** The config type of a schema whose `type` is `T` (see {@linkcode ConfigFromSchema}). */
+export type FromJsonType<T, Sch> = T extends "string" ? string
   : T extends "number" | "integer" ? number
   : T extends "boolean" ? boolean
   : T extends "null" ? null
@@ -294,10 +296,11 @@ type FromJsonType<T, Sch> = T extends "string" ? string
   : T extends "object" ? ObjectFromSchema<Sch>
   : unknown;
 
-type Simplify<T> = { [K in keyof T]: T[K] } & unknown;
-
-/** Properties present after validation: listed in `required` or with a `default`. */
-type PresentKeys<Sch> = Sch extends { readonly properties: infer P } ? {
+/**
+ * The properties of an object schema that a validated config always has:
+ * listed in `required`, or given a `default` (filled in by validation).
+ */
+export type PresentKeys<Sch> = Sch extends { readonly properties: infer P } ? {
     [K in keyof P]: K extends
       (Sch extends { readonly required: readonly (infer R)[] } ? R : never) ? K
       : P[K] extends { readonly default: unknown } ? K
@@ -305,8 +308,9 @@ type PresentKeys<Sch> = Sch extends { readonly properties: infer P } ? {
   }[keyof P]
   : never;
 
-type ObjectFromSchema<Sch> = Sch extends { readonly properties: infer P }
-  ? Simplify<
+/** The config type of an object schema (see {@linkcode ConfigFromSchema}). */
+export type ObjectFromSchema<Sch> = Sch extends { readonly properties: infer P }
+  ? (
     & { -readonly [K in keyof P & PresentKeys<Sch>]: ConfigFromSchema<P[K]> }
     & {
       -readonly [K in Exclude<keyof P, PresentKeys<Sch>>]?: ConfigFromSchema<
@@ -315,7 +319,7 @@ type ObjectFromSchema<Sch> = Sch extends { readonly properties: infer P }
     }
     & (Sch extends { readonly additionalProperties: false } ? unknown
       : { [name: string]: unknown })
-  >
+  )
   : { [name: string]: unknown };
 
 /**
