@@ -183,7 +183,16 @@ const hostBinary = join(hostsTarget, "release", "falco-deno-host");
 await suite(
   "deno test (author API, runtime, plugins, scenarios through the harness)",
   Deno.execPath(),
-  ["test", "-A", "--quiet", "mod.ts", "runtime/", "plugins/", "tests/"],
+  [
+    "test",
+    "-A",
+    "--quiet",
+    "mod.ts",
+    "mod_test.ts",
+    "runtime/",
+    "plugins/",
+    "tests/",
+  ],
   denoTestCounts,
 );
 
