@@ -26,6 +26,7 @@ import type {
   ExtractContext,
   FieldDefinition,
 } from "./types.ts";
+import { fieldArg } from "./_field_arg.ts";
 import {
   checkValue,
   fieldTypeCode,
@@ -214,16 +215,15 @@ export class ExtractionDispatcher {
     this.#extractors = fields.map((f) =>
       f.extract as (c: ExtractContext<unknown, unknown>) => unknown
     );
-    this.#takes = fields.map((f) =>
-      f.arg === undefined
+    const args = fields.map(fieldArg);
+    this.#takes = args.map((a) =>
+      a === undefined
         ? TAKES_NOTHING
-        : f.arg.kind === "index"
+        : a.kind === "index"
         ? TAKES_INDEX
-        : f.arg.kind === "key"
-        ? TAKES_KEY
-        : -1
+        : TAKES_KEY
     );
-    this.#required = fields.map((f) => !!f.arg?.required);
+    this.#required = args.map((a) => a?.required === true);
     this.#codes = fields.map((f) => fieldTypeCode(f.type));
     this.#lists = fields.map((f) => f.list === true);
     this.#ctx = new Context(this.#event, this);
@@ -259,7 +259,7 @@ export class ExtractionDispatcher {
     const decode = this.#plugin.definition.decode;
     if (decode === undefined) return undefined;
     try {
-      return this.#decoded = decode(this.#event, this.#state);
+      return this.#decoded = decode(this.#state, this.#event);
     } catch (err) {
       throw wrapPluginError(
         this.#pluginName,
@@ -364,13 +364,14 @@ export class ExtractionDispatcher {
   #argError(fieldId: number, argKind: number, w: number): never {
     const field = this.#fields[fieldId];
     const name = field.name;
+    const arg = fieldArg(field);
     let detail: string;
     if (argKind === ARG_NONE) {
       detail = `field "${name}" requires ${
-        field.arg?.kind === "index" ? "an index" : "a key"
+        arg?.kind === "index" ? "an index" : "a key"
       } argument`;
     } else if (argKind === ARG_INDEX) {
-      if (field.arg?.kind !== "index") {
+      if (arg?.kind !== "index") {
         detail = `field "${name}" does not take an index argument`;
       } else {
         const h = this.#words;
@@ -378,7 +379,7 @@ export class ExtractionDispatcher {
         detail = `field "${name}" index argument "${index}" is above 2^53-1`;
       }
     } else if (argKind === ARG_KEY) {
-      detail = field.arg?.kind !== "key"
+      detail = arg?.kind !== "key"
         ? `field "${name}" does not take a key argument`
         : `field "${name}" key argument overruns the input buffer`;
     } else {

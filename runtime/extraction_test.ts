@@ -46,7 +46,7 @@ Deno.test("extraction decodes one event once however often it is asked, and agai
     version: "1.0.0",
     description: "d",
     contact: "c",
-    decode: (ev) => (decodes++, Number(ev.text)),
+    decode: (_state, ev) => (decodes++, Number(ev.text)),
     fields: [{
       name: "n.v",
       type: "uint64",

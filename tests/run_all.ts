@@ -184,6 +184,7 @@ await suite(
     "-A",
     "--quiet",
     "mod.ts",
+    "mod_test.ts",
     ...await testFiles(["runtime", "plugins", "tests"], ["tests/web"]),
   ],
   denoTestCounts,

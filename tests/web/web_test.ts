@@ -42,6 +42,7 @@ async function fixture() {
   );
   await Deno.writeTextFile(join(dir, "a.txt"), "hello\nworld\n");
   await Deno.writeTextFile(join(other, "secret"), "no\n");
+  await Deno.symlink(join(other, "secret"), join(dir, "out"));
   const params = JSON.stringify({
     dir,
     denied: join(other, "secret"),
@@ -72,6 +73,7 @@ const EXPECTED = [
   "Deno.readDir ok",
   "NotFound ok",
   "denied read ok",
+  "link out of the grant ok",
   "denied env ok",
   "followFile ok",
 ];
