@@ -317,6 +317,7 @@ for (const engine of engines) {
       ...SO_PLUGINS,
       { plugin: "tests/fixtures/sandbox_probe.ts" },
       { plugin: "tests/fixtures/engine_probe.ts" },
+      { plugin: "tests/fixtures/hardening_probe.ts" },
     ]
   ) {
     await step(`[${engine}] pack ${p.plugin}`, async () => {
@@ -544,6 +545,26 @@ for (const engine of engines) {
       { env: runnerEnv(dummy ?? probe, { FALCO_DENO_SANDBOX_PLUGIN: probe }) },
     );
   }
+  // Hardening and links out of a grant: each test fails without its .so.
+  const hardening = {
+    FALCO_DENO_HARDENING_PLUGIN:
+      packed.get("tests/fixtures/hardening_probe.ts") ?? "",
+    FALCO_DENO_JSONL_PLUGIN: packed.get("plugins/jsonl.ts") ?? "",
+  };
+  await suite(
+    `[${engine}] hardening: late stops, runaway timers, host input, NULL handles`,
+    "cargo",
+    runner("hardening"),
+    cargoTestCounts,
+    { env: runnerEnv(dummy ?? "", hardening) },
+  );
+  await suite(
+    `[${engine}] links out of a read grant are refused (files, directories, followFile)`,
+    "cargo",
+    runner("symlinks"),
+    cargoTestCounts,
+    { env: runnerEnv(dummy ?? "", hardening) },
+  );
   if (dummy) {
     for (const target of ["extract_fields", "open", "plugin_init"]) {
       await suite(
