@@ -15,9 +15,7 @@ use std::ffi::c_char;
 use std::time::{Duration, Instant};
 
 fn required(var: &str) -> &'static Lib {
-    let path =
-        std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: this test cannot run"));
-    load(&path).unwrap_or_else(|e| panic!("{var}={path}: {e}"))
+    falco_deno_host::plugin_from_env(var, "the .so named in this file's header")
 }
 
 fn probe() -> &'static Lib {

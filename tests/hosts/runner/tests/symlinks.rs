@@ -7,15 +7,13 @@
 //! be set: a test that cannot run fails.
 
 use falco_deno_host::raw::{plugin_event, RawPlugin, Value};
-use falco_deno_host::{load, Lib};
+use falco_deno_host::Lib;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn required(var: &str) -> &'static Lib {
-    let path =
-        std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: this test cannot run"));
-    load(&path).unwrap_or_else(|e| panic!("{var}={path}: {e}"))
+    falco_deno_host::plugin_from_env(var, "the .so named in this file's header")
 }
 
 /// A granted directory and, beside it, an outside one holding a secret.
