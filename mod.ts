@@ -36,8 +36,36 @@
  * @module
  */
 
-export { checkDefinition, definePlugin } from "./runtime/define_plugin.ts";
-export * from "./runtime/types.ts";
+export { definePlugin } from "./runtime/define_plugin.ts";
+export { EOF, FIELD_TYPES } from "./runtime/types.ts";
+export type {
+  AnyPlugin,
+  AnyShape,
+  ArgPresence,
+  BatchResult,
+  ConfigFromSchema,
+  EventInput,
+  EventView,
+  ExtractContext,
+  FieldBase,
+  FieldDefinition,
+  FieldOfType,
+  FieldType,
+  FieldValue,
+  FromJsonType,
+  InitSchema,
+  JsonType,
+  ListFieldDefinition,
+  MaybePromise,
+  ObjectFromSchema,
+  OpenParam,
+  Plugin,
+  PluginDefinition,
+  PluginPermissions,
+  PresentKeys,
+  Progress,
+  SingleFieldDefinition,
+} from "./runtime/types.ts";
 export { PluginError } from "./runtime/plugin_error.ts";
 export {
   type ExtractResult,
@@ -45,13 +73,12 @@ export {
   type HarnessOptions,
   PluginHarness,
 } from "./runtime/harness.ts";
-export { buildManifest, type Manifest } from "./runtime/manifest.ts";
+export type { Manifest } from "./runtime/manifest.ts";
 export { formatIp, parseIp } from "./runtime/field_values.ts";
+export type { DecodedValue } from "./runtime/field_values.ts";
 export {
   FileFollower,
   followFile,
   type FollowOptions,
 } from "./runtime/follow.ts";
-export type { DecodedValue } from "./runtime/field_values.ts";
-export type { Bridge } from "./runtime/_bridge_abi.ts";
 export { jsonPointer } from "./runtime/json_pointer.ts";

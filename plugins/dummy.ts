@@ -101,9 +101,9 @@ export default definePlugin({
     return events;
   },
 
-  eventToString: (event) => `{"sample": "${event.text}"}`,
+  eventToString: (_state, event) => `{"sample": "${event.text}"}`,
 
-  decode: (event) => BigInt(event.text),
+  decode: (_state, event) => BigInt(event.text),
 
   fields: [
     {
@@ -111,10 +111,10 @@ export default definePlugin({
       type: "uint64",
       desc:
         "Return 1 if the value is divisible by the provided divisor, 0 otherwise",
-      arg: { kind: "index", required: true },
+      index: "required",
       extract({ decoded, index }) {
         if (index === 0) throw new RangeError("divisor must not be 0");
-        return decoded % BigInt(index!) === 0n ? 1 : 0;
+        return decoded % BigInt(index) === 0n ? 1 : 0;
       },
     },
     {

@@ -27,7 +27,7 @@ export default definePlugin({
 
   init: (config: DummyExtractConfig) => config,
 
-  decode: (event) => BigInt(event.text),
+  decode: (_state, event) => BigInt(event.text),
 
   fields: [
     {

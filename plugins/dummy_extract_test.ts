@@ -12,7 +12,7 @@ Deno.test("dummy_extract is extract-only over the dummy sources", async () => {
   assert.equal(h.manifest.id, 0);
   assert.equal(h.manifest.eventSource, "");
   assert.equal(h.manifest.extractEventSources, '["dummy","dummy_ts"]');
-  assert.throws(() => h.bridge.open(""), /the plugin has no source/);
+  await assert.rejects(() => h.open(""), /the plugin has no source/);
 });
 
 Deno.test("dummy_extract extracts from dummy_ts events", async () => {

@@ -33,7 +33,7 @@ Deno.test("dummy lists events and fields with jitter 0 as the Go plugin", async 
   assert.equal(view.getUint16(20, true), 322);
   assert.equal(view.getBigUint64(8, true), 0xffff_ffff_ffff_ffffn);
   assert.ok(e.ts > 1_600_000_000_000_000_000n, "ts is now, in ns");
-  h.destroy();
+  await h.destroy();
 });
 
 Deno.test("dummy uses defaults: start 1, 20 events, jitter 10", async () => {
@@ -118,11 +118,11 @@ Deno.test("dummy ignores the reserved falco_deno config member", async () => {
 
 Deno.test("dummy reports bad open params", async () => {
   const h = await PluginHarness.start(dummy);
-  assert.throws(
-    () => h.bridge.open('{"start": "one"}'),
+  await assert.rejects(
+    () => h.open('{"start": "one"}'),
     /Plugin "dummy_ts": open failed: wrong open params format: "start" must be a non-negative integer/,
   );
-  assert.throws(() => h.bridge.open("{"), /Plugin "dummy_ts": open failed/);
+  await assert.rejects(() => h.open("{"), /Plugin "dummy_ts": open failed/);
 });
 
 Deno.test("dummy.divisible requires its index argument", async () => {

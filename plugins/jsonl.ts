@@ -87,7 +87,7 @@ export default definePlugin({
 
   close: (_config, follower) => follower.close(),
 
-  decode: (event): unknown => {
+  decode: (_state, event): unknown => {
     const text = event.text;
     const c = text.trimStart()[0];
     if (c !== "{" && c !== "[") return undefined;
@@ -98,18 +98,18 @@ export default definePlugin({
     }
   },
 
-  eventToString: (event) => event.text,
+  eventToString: (_state, event) => event.text,
 
   fields: [
     {
       name: "json.value",
       type: "string",
-      arg: { kind: "key", required: true },
+      key: "required",
       desc:
         "Extracts a value from a JSON-encoded input. Syntax is json.value[<json pointer>], where <json pointer> is a json pointer (see https://datatracker.ietf.org/doc/html/rfc6901)",
       extract: ({ decoded, key }) => {
         if (decoded === undefined) return undefined;
-        const v = jsonPointer(decoded, key ?? "");
+        const v = jsonPointer(decoded, key);
         if (v === undefined) return undefined;
         return typeof v === "string" ? v : JSON.stringify(v);
       },

@@ -16,7 +16,8 @@ Deno.test("jsonl reads a file to its end with follow off, fields as the Go json 
   const path = `${dir}/events.jsonl`;
   await Deno.writeTextFile(path, LINES.join("\n") + "\n");
   const h = await PluginHarness.start(jsonl, {
-    config: JSON.stringify({ follow: false }),
+    // As in falco.yaml: jsonl declares only "<the file named in open_params>".
+    config: { follow: false, falco_deno: { allowRead: [path] } },
   });
   await h.open(path);
   const events = await h.collect();
@@ -35,7 +36,7 @@ Deno.test("jsonl reads a file to its end with follow off, fields as the Go json 
     JSON.stringify(JSON.parse(LINES[2]), null, 2),
   );
   assert.match(h.extract(a, "json.rawtime") as string, /^[0-9]+$/);
-  h.destroy();
+  await h.destroy();
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -44,7 +45,7 @@ Deno.test("jsonl follows appends, rotation and truncation", async () => {
   const path = `${dir}/events.jsonl`;
   await Deno.writeTextFile(path, '{"i": 0}\n');
   const h = await PluginHarness.start(jsonl, {
-    config: JSON.stringify({ pollMs: 10 }),
+    config: { pollMs: 10, falco_deno: { allowRead: [dir] } },
   });
   await h.open(path);
   const seen: string[] = [];
@@ -65,15 +66,15 @@ Deno.test("jsonl follows appends, rotation and truncation", async () => {
   await Deno.writeTextFile(path, '{"i": 4}\n');
   await take(5);
   assert.deepEqual(seen, ["0", "1", "2", "3", "4"]);
-  h.close();
-  h.destroy();
+  await h.close();
+  await h.destroy();
   await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("jsonl refuses a relative path", async () => {
   const h = await PluginHarness.start(jsonl, { config: "{}" });
-  assert.throws(() => h.open("events.jsonl"), /absolute path/);
-  h.destroy();
+  await assert.rejects(() => h.open("events.jsonl"), /absolute path/);
+  await h.destroy();
 });
 
 Deno.test("jsonPointer follows RFC 6901", () => {

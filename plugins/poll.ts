@@ -126,7 +126,7 @@ export default definePlugin({
 
   metrics: (config) => ({ ...config.counts }),
 
-  decode: (event): Decoded => {
+  decode: (_state, event): Decoded => {
     const text = event.text;
     const nl = text.indexOf("\n");
     const head = text.slice(0, nl);
@@ -141,18 +141,18 @@ export default definePlugin({
     return { status: head.slice(0, sp), url: head.slice(sp + 1), body, doc };
   },
 
-  eventToString: (event) => event.text,
+  eventToString: (_state, event) => event.text,
 
   fields: [
     {
       name: "poll.value",
       type: "string",
-      arg: { kind: "key", required: true },
+      key: "required",
       desc:
         "A value of the JSON response: poll.value[<json pointer>]; objects and arrays as JSON text",
       extract: ({ decoded, key }) => {
         if (decoded.doc === undefined) return undefined;
-        const v = jsonPointer(decoded.doc, key ?? "");
+        const v = jsonPointer(decoded.doc, key);
         if (v === undefined) return undefined;
         return typeof v === "string" ? v : JSON.stringify(v);
       },

@@ -1,7 +1,8 @@
 /**
  * A plugin that uses every feature of falco-deno: every field type, list
- * fields, key and index arguments, a JSON decode cached per event, an async
- * `nextBatch`, progress, and open params computed from the config.
+ * fields, key and index arguments, a JSON decode cached per event, async
+ * `init`, `open`, `nextBatch` and `close`, progress, and open params
+ * computed from the config.
  *
  * Each event is a JSON connection record:
  * `{"id":1,"src":"10.0.0.1","dst":"2001:db8::1","net":"192.168.1.0",...}`.
@@ -71,9 +72,23 @@ export default definePlugin({
     { value: "even", desc: "only even connections" },
   ],
 
-  init: (config: ShowcaseConfig) => ({ ...config }),
+  init: async (config: ShowcaseConfig) => {
+    await Promise.resolve();
+    return { ...config, captures: 0 };
+  },
 
-  open: (_state, params) => ({ next: 1, onlyEven: params === "even" }),
+  open: async (state, params) => {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    state.captures++;
+    return { next: 1, onlyEven: params === "even" };
+  },
+
+  close: async (state) => {
+    await Promise.resolve();
+    state.captures--;
+  },
+
+  metrics: (state) => ({ captures_open: state.captures }),
 
   // Async: resolves on a later microtask, as I/O would.
   async nextBatch(state, capture) {
@@ -98,12 +113,12 @@ export default definePlugin({
     text: `${capture.next - 1}/${state.count}`,
   }),
 
-  eventToString: (event) => {
+  eventToString: (_state, event) => {
     const c = JSON.parse(event.text) as Connection;
     return `conn ${c.id} ${c.src} -> ${c.dst}`;
   },
 
-  decode: (event): Connection => JSON.parse(event.text),
+  decode: (_state, event): Connection => JSON.parse(event.text),
 
   fields: [
     {
@@ -169,16 +184,16 @@ export default definePlugin({
       name: "showcase.tag",
       type: "string",
       desc: "The tag at an index (default 0)",
-      arg: { kind: "index" },
+      index: "optional",
       extract: ({ decoded, index }) => decoded.tags[index ?? 0],
     },
     {
       name: "showcase.label",
       type: "string",
       desc: "The label with the given key",
-      arg: { kind: "key", required: true },
+      key: "required",
       properties: ["info"],
-      extract: ({ decoded, key }) => decoded.labels[key!],
+      extract: ({ decoded, key }) => decoded.labels[key],
     },
     {
       name: "showcase.addrs",

@@ -112,3 +112,14 @@ Deno.test("showcase rejects unknown config members (additionalProperties)", asyn
   // The reserved member is stripped before validation.
   await PluginHarness.start(showcase, { config: '{"falco_deno": {}}' });
 });
+
+Deno.test("showcase async init, open and close run to their end", async () => {
+  const h = await PluginHarness.start(showcase, { config: { count: 1 } });
+  assert.deepEqual(h.metrics(), { captures_open: 0 });
+  await h.open("");
+  assert.deepEqual(h.metrics(), { captures_open: 1 });
+  assert.equal((await h.collect()).length, 1);
+  await h.close();
+  assert.deepEqual(h.metrics(), { captures_open: 0 });
+  await h.destroy();
+});

@@ -225,8 +225,9 @@ export default definePlugin({
       wake?.();
       return answer(200, "ok");
     };
-    // `open` cannot await: the PEM files are read synchronously, once per
-    // capture (needs allowRead on both).
+    // The PEM files are read once per capture (needs allowRead on both),
+    // synchronously: the server listens when open returns, whether or not
+    // the embed awaits an async open. The files are small.
     const tls = config.tlsCertFile && config.tlsKeyFile
       ? {
         cert: Deno.readTextFileSync(config.tlsCertFile),
@@ -269,13 +270,12 @@ export default definePlugin({
     return cap.queue.splice(0, config.maxBatch).map(encode);
   },
 
-  close: (config, cap) => {
+  close: async (config, cap) => {
     cap.closed = true;
     config.server = null;
     cap.wake?.();
-    // The port is free once this returns inside the .so; Deno frees it
-    // when the returned promise settles.
-    cap.server.shutdown();
+    // The port is free once the server has shut down.
+    await cap.server.shutdown();
   },
 
   metrics: (config) => {
@@ -296,7 +296,7 @@ export default definePlugin({
     return out;
   },
 
-  decode: (event): Decoded => {
+  decode: (_state, event): Decoded => {
     const text = event.text;
     const nl = text.indexOf("\n");
     const head = text.slice(0, nl);
@@ -311,18 +311,19 @@ export default definePlugin({
     return { path: head.slice(0, sp), remote: head.slice(sp + 1), body, doc };
   },
 
-  eventToString: (event) => event.text.slice(event.text.indexOf("\n") + 1),
+  eventToString: (_state, event) =>
+    event.text.slice(event.text.indexOf("\n") + 1),
 
   fields: [
     {
       name: "webhook.value",
       type: "string",
-      arg: { kind: "key", required: true },
+      key: "required",
       desc:
         "A value of the posted JSON document: webhook.value[<json pointer>] (RFC 6901); objects and arrays as JSON text",
       extract: ({ decoded, key }) => {
         if (decoded.doc === undefined) return undefined;
-        const v = jsonPointer(decoded.doc, key ?? "");
+        const v = jsonPointer(decoded.doc, key);
         if (v === undefined) return undefined;
         return typeof v === "string" ? v : JSON.stringify(v);
       },

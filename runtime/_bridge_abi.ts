@@ -26,6 +26,16 @@
  *   embed strips and reads that one itself). Throws on malformed JSON, schema
  *   violation or an exception in the plugin's `init`.
  * - `open(params)` / `close()`.
+ * - `init`, `open`, `close` and `destroy` return `undefined` when the
+ *   plugin's callback was synchronous (or absent), or a Promise when it
+ *   returned one. That promise fulfills when the call succeeded and rejects
+ *   with the error (a `PluginError`) otherwise; it is already marked
+ *   handled, so the engine does not report its rejection. The embed polls
+ *   the event loop until it settles or the callback deadline passes
+ *   ({@linkcode lifecycleDeadlineText} is then the call's error); nothing
+ *   needs to be called again. A late `init` or `open` is released when it
+ *   settles (its state destroyed, its capture closed); a new `open`, or
+ *   `destroy`, abandons an `open` still pending.
  * - `nextBatch()`: returns a number, or a Promise when the plugin's
  *   `nextBatch` is async and not settled yet. A number `n > 0`: `n` events
  *   were written back to back from byte 0 of `batch` (each a full scap event,
@@ -89,6 +99,36 @@
  * A result that does not fit in `output` is an error naming the field.
  */
 
+/** Default of `falco_deno.callbackDeadlineMs` (`rust_embed/src/plugin.rs`). */
+export const DEFAULT_CALLBACK_DEADLINE_MS = 1000;
+/** Default of `falco_deno.batchDeadlineMs` (`rust_embed/src/plugin.rs`). */
+export const DEFAULT_BATCH_DEADLINE_MS = 50;
+/** `init` gets at least this long, whatever the callback deadline. */
+export const MIN_INIT_DEADLINE_MS = 10_000;
+
+/**
+ * The error of an async `init`, `open`, `close` or `destroy` whose promise
+ * did not settle within its deadline; the embed writes the same text.
+ *
+ * @example
+ * ```ts
+ * import { lifecycleDeadlineText } from "./_bridge_abi.ts";
+ * console.assert(lifecycleDeadlineText("x", "open", 1000).startsWith("x: open did not settle"));
+ * ```
+ *
+ * @param plugin The plugin name.
+ * @param callback `init`, `open`, `close` or `destroy`.
+ * @param ms The deadline that passed.
+ * @returns The error text.
+ */
+export function lifecycleDeadlineText(
+  plugin: string,
+  callback: string,
+  ms: number,
+): string {
+  return `${plugin}: ${callback} did not settle within its deadline of ${ms} ms`;
+}
+
 /** Name of the global the bundle defines. */
 export const BRIDGE_GLOBAL = "__falcoDenoBridge";
 
@@ -142,12 +182,12 @@ export interface Bridge {
   readonly input: ArrayBuffer;
   /** Shared with the embed: extracted values. */
   readonly output: ArrayBuffer;
-  /** Starts the plugin with the host's config string. */
-  init(config: string): void;
-  /** Opens a capture. */
-  open(params: string): void;
-  /** Closes the capture. */
-  close(): void;
+  /** Starts the plugin with the host's config string (see the module doc for a Promise). */
+  init(config: string): void | Promise<void>;
+  /** Opens a capture (see the module doc for a Promise). */
+  open(params: string): void | Promise<void>;
+  /** Closes the capture (see the module doc for a Promise). */
+  close(): void | Promise<void>;
   /** Fills `batch`; see the module doc for the result. */
   nextBatch(): number | Promise<void>;
   /** Extracts the fields requested in `input` into `output`. */
@@ -160,6 +200,6 @@ export interface Bridge {
   listOpenParams(): string;
   /** JSON object text of the plugin's own metrics, or `""`. */
   metrics(): string;
-  /** Releases the plugin. */
-  destroy(): void;
+  /** Releases the plugin (see the module doc for a Promise). */
+  destroy(): void | Promise<void>;
 }

@@ -118,7 +118,8 @@ export async function bundlePlugin(
               )
             }); };
 export default new Proxy({}, { get: unavailable });
-export const Ajv = unavailable;`,
+export const Ajv = unavailable;
+export const AsyncLocalStorage = unavailable;`,
             loader: "js",
           }),
         );

@@ -6,7 +6,13 @@
  */
 
 import { FIELD_TYPES } from "./types.ts";
-import type { FieldDefinition, Plugin, PluginDefinition } from "./types.ts";
+import type {
+  ConfigFromSchema,
+  FieldDefinition,
+  InitSchema,
+  Plugin,
+  PluginDefinition,
+} from "./types.ts";
 import { PluginError } from "./plugin_error.ts";
 
 const FIELD_NAME = /^[a-zA-Z]+[a-zA-Z0-9_]*(\.[a-zA-Z]+[a-zA-Z0-9_]*)+$/;
@@ -34,10 +40,14 @@ const MAX_PLUGIN_ID = 0x7fff_ffff;
  *   description: "Counts to 3",
  *   contact: "https://example.com",
  *   eventSource: "counter",
- *   init: () => ({}),
+ *   initSchema: {
+ *     type: "object",
+ *     properties: { to: { type: "integer", default: 3 } },
+ *   },
+ *   init: (config) => ({ to: config.to }),
  *   open: () => ({ n: 0 }),
- *   nextBatch: (_state, capture) =>
- *     capture.n < 3 ? [String(++capture.n)] : EOF,
+ *   nextBatch: (state, capture) =>
+ *     capture.n < state.to ? [String(++capture.n)] : EOF,
  *   fields: [{
  *     name: "counter.n",
  *     type: "uint64",
@@ -47,7 +57,9 @@ const MAX_PLUGIN_ID = 0x7fff_ffff;
  * });
  * ```
  *
- * @typeParam C The init config (inferred from `init`'s parameter type).
+ * @typeParam Sch The init schema, as written (its literal type gives the
+ *   config type, {@linkcode ConfigFromSchema}; an `init` whose parameter
+ *   type does not accept that config is a type error).
  * @typeParam S The plugin state returned by `init`.
  * @typeParam I The capture returned by `open`.
  * @typeParam D What `decode` returns for one event.
@@ -55,13 +67,15 @@ const MAX_PLUGIN_ID = 0x7fff_ffff;
  * @returns The checked plugin.
  */
 export function definePlugin<
-  C = unknown,
-  S = unknown,
+  const Sch extends InitSchema | undefined = undefined,
+  S = undefined,
   I = unknown,
   D = unknown,
 >(
-  definition: PluginDefinition<C, S, I, D>,
-): Plugin<C, S, I, D> {
+  definition: PluginDefinition<ConfigFromSchema<Sch>, S, I, D> & {
+    initSchema?: Sch;
+  },
+): Plugin<ConfigFromSchema<Sch>, S, I, D> {
   const { sourcing, extraction } = checkDefinition(
     definition as PluginDefinition,
   );
@@ -271,18 +285,23 @@ function checkField(
   if (f.addOutput !== undefined && typeof f.addOutput !== "boolean") {
     fail(`field "${name}" addOutput must be a boolean`);
   }
-  if (f.arg !== undefined) {
-    if (
-      f.arg === null || typeof f.arg !== "object" ||
-      (f.arg.kind !== "index" && f.arg.kind !== "key")
-    ) {
+  if ("arg" in f) {
+    fail(
+      `field "${name}" has an arg member: write index: "required" | "optional" or key: "required" | "optional"`,
+    );
+  }
+  for (const kind of ["index", "key"] as const) {
+    const v = f[kind];
+    if (v !== undefined && v !== "required" && v !== "optional") {
       fail(
-        `field "${name}" has an invalid arg: expected { kind: "index" | "key", required?: boolean }`,
+        `field "${name}" ${kind} must be "required" or "optional", got "${
+          String(v)
+        }"`,
       );
     }
-    if (f.arg.required !== undefined && typeof f.arg.required !== "boolean") {
-      fail(`field "${name}" arg.required must be a boolean`);
-    }
+  }
+  if (f.index !== undefined && f.key !== undefined) {
+    fail(`field "${name}" takes an index or a key, not both`);
   }
   if (f.properties !== undefined) {
     if (

@@ -63,8 +63,16 @@ Deno.test("definePlugin rejects unknown field types and bad args", () => {
     /Plugin "t": field "t\.a" has unknown type "int32"/,
   );
   bad(
-    { ...base, fields: [{ ...field, arg: { kind: "name" } }] },
-    /field "t\.a" has an invalid arg/,
+    { ...base, fields: [{ ...field, index: "yes" }] },
+    /field "t\.a" index must be "required" or "optional", got "yes"/,
+  );
+  bad(
+    { ...base, fields: [{ ...field, index: "required", key: "optional" }] },
+    /field "t\.a" takes an index or a key, not both/,
+  );
+  bad(
+    { ...base, fields: [{ ...field, arg: { kind: "index", required: true } }] },
+    /field "t\.a" has an arg member: write index: "required"/,
   );
   bad(
     { ...base, fields: [{ ...field, desc: "" }] },

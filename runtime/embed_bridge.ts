@@ -108,7 +108,7 @@ export function createBridge(
 
   const dispatcher = new ExtractionDispatcher(plugin);
   const eventHeader = pluginEventHeader(pluginId);
-  let phase: "new" | "ready" | "failed" | "destroyed" = "new";
+  let phase: "new" | "starting" | "ready" | "failed" | "destroyed" = "new";
   let state: unknown = undefined;
 
   // The open capture.
@@ -128,6 +128,8 @@ export function createBridge(
       fail(
         phase === "new"
           ? `${what} called before init`
+          : phase === "starting"
+          ? `${what} called before init finished`
           : phase === "failed"
           ? `${what} called after a failed init`
           : `${what} called after destroy`,
@@ -147,10 +149,56 @@ export function createBridge(
     }
     return r;
   };
-  const noPromise = (what: string, v: unknown) => {
-    if (isThenable(v)) {
-      fail(`${what} returned a Promise: only nextBatch may be async`);
+  /**
+   * The promise an async lifecycle call returns to the embed: it fulfills
+   * when the plugin's callback did, and rejects with the wrapped error
+   * otherwise. Marked handled, so the engine does not report the rejection
+   * as unhandled: the embed reads the promise's state.
+   */
+  const lifecycle = (
+    what: string,
+    result: PromiseLike<unknown>,
+    then: (value: unknown) => void,
+    failed?: () => void,
+  ): Promise<void> => {
+    const p = Promise.resolve(result).then(then, (err) => {
+      failed?.();
+      throw wrapPluginError(name, `${what} failed`, err);
+    });
+    p.catch(() => {});
+    return p;
+  };
+  /**
+   * Releases what an abandoned async `init` or `open` produced after its
+   * caller stopped waiting (the deadline passed, or `destroy` came first).
+   */
+  const releaseLate = (what: string, release: () => unknown) => {
+    const report = (err: unknown) =>
+      console.error(
+        wrapPluginError(
+          name,
+          `${what} of an abandoned ${
+            what === "destroy" ? "state" : "capture"
+          } failed`,
+          err,
+        )
+          .message,
+      );
+    try {
+      const r = release();
+      if (isThenable(r)) Promise.resolve(r).catch(report);
+    } catch (err) {
+      report(err);
     }
+  };
+  const startCapture = (c: unknown) => {
+    capture = c;
+    open = true;
+    queue = [];
+    queueAt = 0;
+    eof = false;
+    pending = undefined;
+    dispatcher.resetCache();
   };
 
   /** Writes queued events into `batch`; returns how many. */
@@ -261,7 +309,7 @@ export function createBridge(
     input,
     output,
 
-    init(configText: string): void {
+    init(configText: string): void | Promise<void> {
       if (phase !== "new") fail("init called twice");
       phase = "failed";
       let config: unknown = {};
@@ -287,29 +335,45 @@ export function createBridge(
         }
       }
       const init = d.init;
-      state = init === undefined ? undefined : call("init", () => init(config));
-      noPromise("init", state);
-      dispatcher.setState(state);
-      phase = "ready";
+      const result = init === undefined
+        ? undefined
+        : call("init", () => init(config));
+      const ready = (s: unknown) => {
+        state = s;
+        dispatcher.setState(s);
+        phase = "ready";
+      };
+      if (!isThenable(result)) return ready(result);
+      phase = "starting";
+      return lifecycle("init", result, (s) => {
+        if (phase === "starting") return ready(s);
+        // destroy came first: the late state is released at once.
+        const release = d.destroy;
+        if (release !== undefined) releaseLate("destroy", () => release(s));
+      }, () => {
+        if (phase === "starting") phase = "failed";
+      });
     },
 
-    open(params: string): void {
+    open(params: string): void | Promise<void> {
       requireReady("open");
       if (!plugin.sourcing) fail("open called but the plugin has no source");
       if (open) fail("open called while a capture is open");
-      const c = call("open", () => d.open!(state, params));
-      noPromise("open", c);
-      capture = c;
-      open = true;
-      generation++;
-      queue = [];
-      queueAt = 0;
-      eof = false;
-      pending = undefined;
-      dispatcher.resetCache();
+      // A new generation abandons an async open still pending.
+      const gen = ++generation;
+      const st = state;
+      const c = call("open", () => d.open!(st, params));
+      if (!isThenable(c)) return startCapture(c);
+      return lifecycle("open", c, (late) => {
+        if (gen === generation && phase === "ready") return startCapture(late);
+        const release = d.close;
+        if (release !== undefined) {
+          releaseLate("close", () => release(st, late));
+        }
+      });
     },
 
-    close(): void {
+    close(): void | Promise<void> {
       requireOpen("close");
       open = false;
       generation++;
@@ -318,7 +382,10 @@ export function createBridge(
       queueAt = 0;
       const c = capture;
       capture = undefined;
-      if (d.close !== undefined) call("close", () => d.close!(state, c));
+      const release = d.close;
+      if (release === undefined) return;
+      const r = call("close", () => release(state, c));
+      if (isThenable(r)) return lifecycle("close", r, () => {});
     },
 
     nextBatch(): number | Promise<void> {
@@ -371,7 +438,7 @@ export function createBridge(
       const ev = dispatcher.loadEvent(inBytes, inView);
       const render = d.eventToString;
       if (render === undefined) return utf8Decode(ev.payload);
-      const s = call("eventToString", () => render(ev, state));
+      const s = call("eventToString", () => render(state, ev));
       if (typeof s !== "string") {
         fail(`eventToString returned ${typeof s}: expected a string`);
       }
@@ -413,22 +480,39 @@ export function createBridge(
       return metricsText(name, call("metrics", () => fn(state)));
     },
 
-    destroy(): void {
+    destroy(): void | Promise<void> {
       if (phase === "destroyed") return;
       const wasReady = phase === "ready";
+      let closing: void | Promise<void> = undefined;
       if (open) {
         try {
-          bridge.close();
+          closing = bridge.close();
         } catch {
           // destroy goes on: the host cannot handle an error here.
         }
       }
+      // Abandons an async open still pending.
+      generation++;
       phase = "destroyed";
-      if (wasReady && d.destroy !== undefined) {
-        call("destroy", () => d.destroy!(state));
-      }
+      const st = state;
       state = undefined;
       dispatcher.setState(undefined);
+      const release = d.destroy;
+      if (!wasReady || release === undefined) {
+        if (closing === undefined) return;
+        return lifecycle("close", closing.catch(() => {}), () => {});
+      }
+      if (closing === undefined) {
+        const r = call("destroy", () => release(st));
+        if (isThenable(r)) return lifecycle("destroy", r, () => {});
+        return;
+      }
+      // An async close runs to its end before the state is released.
+      return lifecycle(
+        "destroy",
+        closing.catch(() => {}).then(() => release(st)),
+        () => {},
+      );
     },
   };
   return bridge;

@@ -66,8 +66,8 @@ Deno.test("createBridge names the plugin and callback of every exception", async
       const [e] = await h.collect(1);
       h.eventToString(e);
       h.extract(e, "b.v");
-      h.close();
-      h.destroy();
+      await h.close();
+      await h.destroy();
     };
     const detail = what === "extract"
       ? 'extract of field "b.v" failed'
@@ -289,7 +289,7 @@ Deno.test("extraction decodes each event once for several fields", async () => {
     version: "1.0.0",
     description: "d",
     contact: "c",
-    decode: (ev) => (decodes++, JSON.parse(ev.text)),
+    decode: (_state, ev) => (decodes++, JSON.parse(ev.text)),
     fields: [
       {
         name: "c.a",
@@ -359,4 +359,152 @@ Deno.test("installBridge sets the global and routes console to op_falco_log", ()
     "5n",
   ]]);
   assert.equal(formatLogArgs(["%s%%", "x"]), "x%");
+});
+
+Deno.test("createBridge: init, open, close and destroy may be async", async () => {
+  const log: string[] = [];
+  const tick = () => new Promise((r) => setTimeout(r, 5));
+  const plugin = definePlugin({
+    ...meta,
+    init: async () => (await tick(), log.push("init"), { opened: 0 }),
+    open: async (state) => {
+      await tick();
+      log.push("open");
+      return { n: ++state.opened };
+    },
+    nextBatch: (_s, c) => c.n-- > 0 ? ["x"] : EOF,
+    close: async () => (await tick(), log.push("close"), undefined),
+    destroy: async () => (await tick(), log.push("destroy"), undefined),
+  });
+  const bridge = createBridge(plugin);
+  const init = bridge.init("");
+  assert.ok(init instanceof Promise, "an async init gives the embed a promise");
+  assert.throws(() => bridge.open(""), /open called before init finished/);
+  await init;
+  const open = bridge.open("");
+  assert.ok(open instanceof Promise);
+  assert.throws(() => bridge.nextBatch(), /without an open capture/);
+  await open;
+  assert.equal(bridge.nextBatch(), 1);
+  await bridge.close();
+  await bridge.open("");
+  // destroy closes the open capture first, then releases the state.
+  await bridge.destroy();
+  assert.deepEqual(log, ["init", "open", "close", "open", "close", "destroy"]);
+});
+
+Deno.test("createBridge: a rejected async lifecycle call rejects with the plugin's error", async () => {
+  const plugin = definePlugin({
+    ...meta,
+    init: (): Promise<object> => Promise.reject(new Error("no config server")),
+    open: () => ({}),
+    nextBatch: () => EOF,
+  });
+  const bridge = createBridge(plugin);
+  await assert.rejects(
+    async () => await bridge.init(""),
+    /Plugin "b": init failed: no config server/,
+  );
+  assert.throws(() => bridge.open(""), /open called after a failed init/);
+});
+
+Deno.test("createBridge: a late async open is closed when a new open or destroy abandoned it", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const closed: string[] = [];
+  let opens = 0;
+  const plugin = definePlugin({
+    ...meta,
+    open: async () => {
+      const name = `capture ${++opens}`;
+      if (opens === 1) await gate;
+      return { name };
+    },
+    nextBatch: () => EOF,
+    close: (_s, c) => void closed.push(c.name),
+  });
+  const bridge = createBridge(plugin);
+  bridge.init("");
+  const first = bridge.open("");
+  // The host gave up on the first open (its deadline passed) and opens again.
+  await bridge.open("");
+  release();
+  await first;
+  assert.deepEqual(closed, ["capture 1"], "the abandoned capture is closed");
+  assert.equal(
+    bridge.nextBatch(),
+    BATCH_EOF,
+    "the second capture is the open one",
+  );
+});
+
+Deno.test("PluginHarness: an async lifecycle call gets the .so's deadline", async () => {
+  const plugin = definePlugin({
+    ...meta,
+    open: () => new Promise<object>(() => {}),
+    nextBatch: () => EOF,
+  });
+  const h = await PluginHarness.start(plugin, {
+    config: { falco_deno: { callbackDeadlineMs: 30 } },
+  });
+  await assert.rejects(
+    () => h.open(""),
+    (err: Error) => {
+      assert.equal(
+        err.message,
+        "b: open did not settle within its deadline of 30 ms",
+      );
+      return true;
+    },
+  );
+  await h.destroy();
+});
+
+Deno.test("PluginHarness: an async nextBatch past the batch deadline is a TIMEOUT, still pending", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const plugin = definePlugin({
+    ...meta,
+    open: () => ({ sent: false }),
+    nextBatch: async (_s, c) => {
+      if (c.sent) return EOF;
+      await gate;
+      c.sent = true;
+      return ["late"];
+    },
+  });
+  const h = await PluginHarness.start(plugin, {
+    config: { falco_deno: { batchDeadlineMs: 10 } },
+  });
+  await h.open();
+  assert.equal(await h.nextBatch(), "timeout");
+  release();
+  const r = await h.nextBatch();
+  assert.ok(Array.isArray(r) && r[0].text === "late");
+  await h.close();
+  await h.destroy();
+});
+
+Deno.test("decode and eventToString take (state, event) like every callback", async () => {
+  const seen: unknown[] = [];
+  const plugin = definePlugin({
+    ...meta,
+    init: () => ({ tag: "state" }),
+    open: () => ({ done: false }),
+    nextBatch: (_s, c) => c.done ? EOF : (c.done = true, ["7"]),
+    decode: (state, event) => (seen.push(state.tag), Number(event.text)),
+    eventToString: (state, event) => `${state.tag} ${event.text}`,
+    fields: [{
+      name: "b.n",
+      type: "uint64",
+      desc: "N",
+      extract: ({ decoded }) => decoded,
+    }],
+  });
+  const h = await PluginHarness.start(plugin);
+  const [e] = await h.collect();
+  assert.equal(h.extract(e, "b.n"), 7n);
+  assert.equal(h.eventToString(e), "state 7");
+  assert.deepEqual(seen, ["state"]);
+  await h.destroy();
 });

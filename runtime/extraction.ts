@@ -1,7 +1,7 @@
 /**
  * Extraction dispatch: reads an event and its field requests from the input
  * buffer, calls one extractor per requested field (the plugin's `decode`
- * runs once per event number and is cached), checks every value and writes
+ * runs once per event and is cached), checks every value and writes
  * the results to the output buffer (layouts in `_bridge_abi.ts`).
  *
  * This runs once per field per event (libsinsp asks for one field per
@@ -26,6 +26,7 @@ import type {
   ExtractContext,
   FieldDefinition,
 } from "./types.ts";
+import { fieldArg } from "./_field_arg.ts";
 import {
   checkValue,
   fieldTypeCode,
@@ -73,13 +74,17 @@ class InputEvent implements EventView {
   type = 0;
   payload: Uint8Array = new Uint8Array(0);
   #text: string | undefined;
-  // The header words the fields above come from, to tell a new event.
+  // The key of the decode cache, as the embed keys its prefetched fields
+  // (rust_embed/src/prefetch.rs): the header words below and the payload
+  // bytes, kept in `#bytes` because the host rewrites the input buffer.
   #numLo = -1;
   #numHi = -1;
   #tsLo = -1;
   #tsHi = -1;
   #off = -1;
   #len = -1;
+  #bytes = new Uint8Array(256);
+  #words = new Uint32Array(this.#bytes.buffer);
 
   get text(): string {
     const t = this.#text;
@@ -97,8 +102,9 @@ class InputEvent implements EventView {
   /**
    * Reads the header of `input` (through `h`, its words). Returns whether
    * the event differs from the one of the previous call (by event number,
-   * payload length or plugin id, the key of the decode cache); its payload
-   * view and text are kept while that key and the payload offset stay.
+   * timestamp, producer, type or payload bytes: the key of the decode
+   * cache); its payload view and text are kept while that key and the
+   * payload offset stay.
    */
   load(input: Uint8Array, h: U32Reader): boolean {
     const numLo = h[0], numHi = h[1], tsLo = h[2], tsHi = h[3];
@@ -110,19 +116,20 @@ class InputEvent implements EventView {
       );
     }
     const changed = numLo !== this.#numLo || numHi !== this.#numHi ||
-      len !== this.#len || pluginId !== this.pluginId;
+      tsLo !== this.#tsLo || tsHi !== this.#tsHi || len !== this.#len ||
+      pluginId !== this.pluginId || type !== this.type ||
+      !this.#samePayload(input, h, off, len);
     if (changed) {
       this.#numLo = numLo;
       this.#numHi = numHi;
       this.num = numLo + numHi * TWO_32;
       this.pluginId = pluginId;
-    }
-    if (tsLo !== this.#tsLo || tsHi !== this.#tsHi) {
+      this.type = type;
       this.#tsLo = tsLo;
       this.#tsHi = tsHi;
       this.ts = (BigInt(tsHi) << 32n) | BigInt(tsLo);
+      this.#keepPayload(input, off, len);
     }
-    this.type = type;
     if (changed || off !== this.#off) {
       this.#off = off;
       this.#len = len;
@@ -130,6 +137,32 @@ class InputEvent implements EventView {
       this.#text = undefined;
     }
     return changed;
+  }
+
+  /** Whether the payload at `off` has the bytes kept by `#keepPayload`. */
+  #samePayload(input: Uint8Array, h: U32Reader, off: number, len: number) {
+    const bytes = this.#bytes;
+    let i = 0;
+    // Word by word where the payload is aligned (the bridge aligns it).
+    if (off % 4 === 0) {
+      const words = this.#words, at = off >> 2;
+      for (const n = len >> 2; i < n; i++) {
+        if (h[at + i] !== words[i]) return false;
+      }
+      i <<= 2;
+    }
+    for (; i < len; i++) if (input[off + i] !== bytes[i]) return false;
+    return true;
+  }
+
+  #keepPayload(input: Uint8Array, off: number, len: number): void {
+    if (this.#bytes.length < len) {
+      // A whole number of words, for `#words`.
+      const size = Math.max(len, 2 * this.#bytes.length) + 3 & ~3;
+      this.#bytes = new Uint8Array(size);
+      this.#words = new Uint32Array(this.#bytes.buffer);
+    }
+    this.#bytes.set(input.subarray(off, off + len));
   }
 }
 
@@ -182,16 +215,15 @@ export class ExtractionDispatcher {
     this.#extractors = fields.map((f) =>
       f.extract as (c: ExtractContext<unknown, unknown>) => unknown
     );
-    this.#takes = fields.map((f) =>
-      f.arg === undefined
+    const args = fields.map(fieldArg);
+    this.#takes = args.map((a) =>
+      a === undefined
         ? TAKES_NOTHING
-        : f.arg.kind === "index"
+        : a.kind === "index"
         ? TAKES_INDEX
-        : f.arg.kind === "key"
-        ? TAKES_KEY
-        : -1
+        : TAKES_KEY
     );
-    this.#required = fields.map((f) => !!f.arg?.required);
+    this.#required = args.map((a) => a?.required === true);
     this.#codes = fields.map((f) => fieldTypeCode(f.type));
     this.#lists = fields.map((f) => f.list === true);
     this.#ctx = new Context(this.#event, this);
@@ -227,7 +259,7 @@ export class ExtractionDispatcher {
     const decode = this.#plugin.definition.decode;
     if (decode === undefined) return undefined;
     try {
-      return this.#decoded = decode(this.#event, this.#state);
+      return this.#decoded = decode(this.#state, this.#event);
     } catch (err) {
       throw wrapPluginError(
         this.#pluginName,
@@ -332,13 +364,14 @@ export class ExtractionDispatcher {
   #argError(fieldId: number, argKind: number, w: number): never {
     const field = this.#fields[fieldId];
     const name = field.name;
+    const arg = fieldArg(field);
     let detail: string;
     if (argKind === ARG_NONE) {
       detail = `field "${name}" requires ${
-        field.arg?.kind === "index" ? "an index" : "a key"
+        arg?.kind === "index" ? "an index" : "a key"
       } argument`;
     } else if (argKind === ARG_INDEX) {
-      if (field.arg?.kind !== "index") {
+      if (arg?.kind !== "index") {
         detail = `field "${name}" does not take an index argument`;
       } else {
         const h = this.#words;
@@ -346,7 +379,7 @@ export class ExtractionDispatcher {
         detail = `field "${name}" index argument "${index}" is above 2^53-1`;
       }
     } else if (argKind === ARG_KEY) {
-      detail = field.arg?.kind !== "key"
+      detail = arg?.kind !== "key"
         ? `field "${name}" does not take a key argument`
         : `field "${name}" key argument overruns the input buffer`;
     } else {

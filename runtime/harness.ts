@@ -13,10 +13,18 @@ import {
   BATCH_EOF,
   BATCH_TIMEOUT,
   type Bridge,
+  DEFAULT_BATCH_DEADLINE_MS,
+  DEFAULT_CALLBACK_DEADLINE_MS,
   INPUT_HEADER_SIZE,
+  lifecycleDeadlineText,
+  MIN_INIT_DEADLINE_MS,
   REQUEST_SIZE,
+  RESERVED_CONFIG_KEY,
 } from "./_bridge_abi.ts";
+import { harnessGrants, Sandbox } from "./_sandbox.ts";
+import { guardReusedObjects } from "./_reuse_guard.ts";
 import type { AnyPlugin, FieldDefinition } from "./types.ts";
+import { fieldArg } from "./_field_arg.ts";
 import { createBridge } from "./embed_bridge.ts";
 import { createConfigValidator } from "./config_schema.ts";
 import {
@@ -51,7 +59,13 @@ export interface HarnessEvent {
 
 /** Options of {@linkcode PluginHarness.start}. */
 export interface HarnessOptions {
-  /** Init config: JSON text as the host passes it, or an object. Default `""`. */
+  /**
+   * Init config: JSON text as the host passes it, or an object. Default
+   * `""`. Its `falco_deno` member is read as the `.so` reads it: the grants
+   * (`allowRead`, `allowWrite`, `allowNet`, `allowEnv`; where absent, the
+   * plugin's declared `permissions` of that kind, placeholders left out)
+   * and the deadlines (`callbackDeadlineMs`, `batchDeadlineMs`).
+   */
   config?: string | Record<string, unknown>;
   /** Batch buffer size, to test events that do not fit. */
   batchSize?: number;
@@ -64,9 +78,101 @@ export interface HarnessOptions {
 /** What `extract` returns: a value, a list for list fields, or `undefined`. */
 export type ExtractResult = DecodedValue | DecodedValue[] | undefined;
 
+/** The members of `falco_deno` the embed knows, in its order (`rust_embed/src/plugin.rs`). */
+const EMBED_OPTIONS = [
+  "batchDeadlineMs",
+  "callbackDeadlineMs",
+  "heapLimitMb",
+  "allowRead",
+  "allowWrite",
+  "allowNet",
+  "allowEnv",
+  "prefetchFields",
+];
+
+/**
+ * Checks the `falco_deno` member of a parsed config as the `.so` does, with
+ * its messages, and returns its deadlines.
+ */
+function embedOptions(
+  plugin: string,
+  config: unknown,
+): { callback: number; batch: number } {
+  const reserved = config !== null && typeof config === "object" &&
+      !Array.isArray(config)
+    ? (config as Record<string, unknown>)[RESERVED_CONFIG_KEY]
+    : undefined;
+  const invalid = (detail: string) =>
+    new Error(
+      `${plugin}: invalid "${RESERVED_CONFIG_KEY}" member of the init config: ${detail}`,
+    );
+  const options = (reserved ?? {}) as Record<string, unknown>;
+  if (reserved !== undefined) {
+    if (
+      reserved === null || typeof reserved !== "object" ||
+      Array.isArray(reserved)
+    ) {
+      throw invalid("expected a map");
+    }
+    for (const key of Object.keys(options)) {
+      if (!EMBED_OPTIONS.includes(key)) {
+        throw invalid(
+          `unknown field \`${key}\`, expected one of ${
+            EMBED_OPTIONS.map((k) => `\`${k}\``).join(", ")
+          }`,
+        );
+      }
+    }
+    for (const key of ["allowRead", "allowWrite", "allowNet", "allowEnv"]) {
+      const v = options[key];
+      if (
+        v !== undefined && typeof v !== "boolean" &&
+        !(Array.isArray(v) && v.every((e) => typeof e === "string"))
+      ) {
+        throw invalid("data did not match any variant of untagged enum Grant");
+      }
+    }
+  }
+  const ms = (v: unknown, def: number) =>
+    typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : def;
+  const callback = ms(options.callbackDeadlineMs, DEFAULT_CALLBACK_DEADLINE_MS);
+  const heap = ms(options.heapLimitMb, 128);
+  if (callback === 0 || heap < 8) {
+    throw invalid("callbackDeadlineMs must be > 0 and heapLimitMb >= 8");
+  }
+  return {
+    callback,
+    batch: ms(options.batchDeadlineMs, DEFAULT_BATCH_DEADLINE_MS),
+  };
+}
+
+/**
+ * Waits for `p` up to `ms`; `"late"` if it has not settled by then (it
+ * keeps running, as in the `.so`).
+ */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | "late"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Drives one plugin instance: `init` with a config string, `open`, batches
  * until EOF, extraction by field string, `eventToString`.
+ *
+ * It is as strict as the `.so`: the plugin runs with the `.so`'s globals
+ * and `Deno.*` calls only, under the `.so`'s grants (a call outside them
+ * throws `Deno.errors.NotCapable` with the `.so`'s message; a file is
+ * checked by its real path); async lifecycle calls and `nextBatch` get the
+ * `.so`'s deadlines; a kept `ExtractContext` or `EventView` throws when
+ * read after its call, a kept payload view reads as empty once the next
+ * event is loaded.
  *
  * @example Testing the dummy plugin
  * ```ts
@@ -77,7 +183,7 @@ export type ExtractResult = DecodedValue | DecodedValue[] | undefined;
  * const events = await h.collect();
  * console.assert(events.map((e) => e.text).join() === "2,3,4");
  * console.assert(h.extract(events[0], "dummy.divisible[2]") === 1n);
- * h.destroy();
+ * await h.destroy();
  * ```
  */
 export class PluginHarness {
@@ -85,23 +191,31 @@ export class PluginHarness {
   readonly plugin: AnyPlugin;
   /** Its manifest, as the `.so` serves it. */
   readonly manifest: Manifest;
-  /** The bridge, exactly as the embed uses it. */
-  readonly bridge: Bridge;
+  // The bridge, exactly as the embed uses it.
+  readonly #bridge: Bridge;
   #nextNum = 1;
   #opened = false;
   #eof = false;
   #maxTimeouts: number;
   #fieldIds = new Map<string, number>();
   #leftover: HarnessEvent[] = [];
+  #sandbox: Sandbox;
+  #deadlines: { callback: number; batch: number };
 
   private constructor(
     plugin: AnyPlugin,
     options: HarnessOptions,
     validate: ((config: unknown) => string | undefined) | undefined,
+    config: unknown,
   ) {
     this.plugin = plugin;
     this.manifest = buildManifest(plugin);
-    this.bridge = createBridge(plugin, validate, {
+    const name = plugin.definition.name;
+    this.#deadlines = embedOptions(name, config);
+    this.#sandbox = new Sandbox(
+      harnessGrants(name, config, plugin.definition.permissions),
+    );
+    this.#bridge = createBridge(guardReusedObjects(plugin), validate, {
       batchSize: options.batchSize,
       outputSize: options.outputSize,
     });
@@ -118,23 +232,46 @@ export class PluginHarness {
    * @param options Init config and buffer sizes.
    * @returns The started harness.
    */
-  static start(
+  static async start(
     plugin: AnyPlugin,
     options: HarnessOptions = {},
   ): Promise<PluginHarness> {
+    const schema = plugin.definition.initSchema;
+    const validate = schema === undefined
+      ? undefined
+      : createConfigValidator(schema);
+    const given = options.config ?? "";
+    const text = typeof given === "string" ? given : JSON.stringify(given);
+    let parsed: unknown = undefined;
     try {
-      const schema = plugin.definition.initSchema;
-      const validate = schema === undefined
-        ? undefined
-        : createConfigValidator(schema);
-      const h = new PluginHarness(plugin, options, validate);
-      const config = options.config ?? "";
-      h.bridge.init(
-        typeof config === "string" ? config : JSON.stringify(config),
+      parsed = text.trim() === "" ? {} : JSON.parse(text);
+    } catch {
+      // The bridge reports malformed JSON.
+    }
+    const h = new PluginHarness(plugin, options, validate, parsed);
+    await h.#lifecycle(
+      "init",
+      () => h.#bridge.init(text),
+      Math.max(h.#deadlines.callback, MIN_INIT_DEADLINE_MS),
+    );
+    return h;
+  }
+
+  /**
+   * Runs a lifecycle call of the bridge in the sandbox and waits for it as
+   * the embed does: a promise not settled within `ms` fails the call.
+   */
+  async #lifecycle(
+    callback: string,
+    call: () => void | Promise<void>,
+    ms = this.#deadlines.callback,
+  ): Promise<void> {
+    const r = this.#sandbox.run(call);
+    if (r === undefined) return;
+    if (await within(r, ms) === "late") {
+      throw new Error(
+        lifecycleDeadlineText(this.plugin.definition.name, callback, ms),
       );
-      return Promise.resolve(h);
-    } catch (err) {
-      return Promise.reject(err);
     }
   }
 
@@ -160,28 +297,31 @@ export class PluginHarness {
    *
    * @param params The open params text.
    */
-  open(params = ""): Promise<void> {
-    this.bridge.open(params);
+  async open(params = ""): Promise<void> {
+    await this.#lifecycle("open", () => this.#bridge.open(params));
     this.#leftover = [];
     this.#opened = true;
     this.#eof = false;
-    return Promise.resolve();
   }
 
   /**
-   * Asks for one batch (awaiting an async `nextBatch`). Returns its events,
-   * `"timeout"` or `"eof"`.
+   * Asks for one batch. Returns its events, `"timeout"` or `"eof"`. An
+   * async `nextBatch` is awaited up to the batch deadline, as in the
+   * `.so`: not settled by then, the batch is `"timeout"` and stays pending
+   * for the next call.
    */
   async nextBatch(): Promise<HarnessEvent[] | "timeout" | "eof"> {
-    let r = this.bridge.nextBatch();
+    const deadline = Date.now() + this.#deadlines.batch;
+    let r = this.#sandbox.run(() => this.#bridge.nextBatch());
     while (typeof r !== "number") {
-      await r;
-      r = this.bridge.nextBatch();
+      const left = deadline - Date.now();
+      if (left <= 0 || await within(r, left) === "late") return "timeout";
+      r = this.#sandbox.run(() => this.#bridge.nextBatch());
     }
     if (r === BATCH_EOF) return "eof";
     if (r === BATCH_TIMEOUT) return "timeout";
     if (r < 0) throw new Error(`nextBatch returned "${r}"`);
-    const batch = new Uint8Array(this.bridge.batch);
+    const batch = new Uint8Array(this.#bridge.batch);
     const out: HarnessEvent[] = [];
     let at = 0;
     for (let i = 0; i < r; i++) {
@@ -284,34 +424,34 @@ export class PluginHarness {
    */
   eventToString(event: HarnessEvent): string {
     this.#writeInput(event, [], []);
-    return this.bridge.eventToString();
+    return this.#sandbox.run(() => this.#bridge.eventToString());
   }
 
   /** Progress of the capture: `[pctHundredths, text]` or `undefined`. */
   progress(): [number, string] | undefined {
-    return this.bridge.progress();
+    return this.#sandbox.run(() => this.#bridge.progress());
   }
 
   /** The plugin's own metrics, as `plugin_get_metrics` publishes them. */
   metrics(): Record<string, number> {
-    const text = this.bridge.metrics();
+    const text = this.#sandbox.run(() => this.#bridge.metrics());
     return text === "" ? {} : JSON.parse(text);
   }
 
   /** The open params suggestions (parsed `plugin_list_open_params`). */
   listOpenParams(): { value: string; desc: string; separator: string }[] {
-    return JSON.parse(this.bridge.listOpenParams());
+    return JSON.parse(this.#sandbox.run(() => this.#bridge.listOpenParams()));
   }
 
-  /** Closes the capture. */
-  close(): void {
-    this.bridge.close();
+  /** Closes the capture (waiting for an async `close` up to its deadline). */
+  async close(): Promise<void> {
     this.#opened = false;
+    await this.#lifecycle("close", () => this.#bridge.close());
   }
 
-  /** Destroys the plugin instance. */
-  destroy(): void {
-    this.bridge.destroy();
+  /** Destroys the plugin instance (waiting for an async `destroy`). */
+  async destroy(): Promise<void> {
+    await this.#lifecycle("destroy", () => this.#bridge.destroy());
   }
 
   #field(text: string): FieldDefinition {
@@ -350,14 +490,15 @@ export class PluginHarness {
       ids.push(this.#fieldIds.get(ref.name)!);
       defs.push(def);
       let kind = ARG_NONE, index = 0n, key = "";
+      const arg = fieldArg(def);
       if (ref.arg !== undefined) {
-        if (def.arg === undefined) {
+        if (arg === undefined) {
           throw new PluginError(
             name,
             `field "${def.name}" does not take an argument, got "${ref.arg}"`,
           );
         }
-        if (def.arg.kind === "index") {
+        if (arg.kind === "index") {
           const v = parseIndexArg(ref.arg);
           if (v === undefined) {
             throw new PluginError(
@@ -378,9 +519,9 @@ export class PluginHarness {
     }
     if (!this.#compatible(event)) return fields.map(() => undefined);
     this.#writeInput(event, ids, kinds, indexes, keys);
-    this.bridge.extract();
-    const out = new Uint8Array(this.bridge.output);
-    const view = new DataView(this.bridge.output);
+    this.#sandbox.run(() => this.#bridge.extract());
+    const out = new Uint8Array(this.#bridge.output);
+    const view = new DataView(this.#bridge.output);
     let at = 0;
     return defs.map((def) => {
       const count = view.getUint32(at, true);
@@ -402,8 +543,8 @@ export class PluginHarness {
     indexes: bigint[] = [],
     keys: string[] = [],
   ): void {
-    const bytes = new Uint8Array(this.bridge.input);
-    const view = new DataView(this.bridge.input);
+    const bytes = new Uint8Array(this.#bridge.input);
+    const view = new DataView(this.#bridge.input);
     const payloadAt = INPUT_HEADER_SIZE + ids.length * REQUEST_SIZE;
     if (payloadAt + event.payload.length > bytes.length) {
       throw new RangeError(

@@ -6,6 +6,7 @@
  */
 
 import type { AnyPlugin, PluginPermissions } from "./types.ts";
+import { fieldArg } from "./_field_arg.ts";
 
 /** Plugin API version the embed requires (3.4.0: it uses `log_fn`). */
 export const REQUIRED_API_VERSION = "3.4.0";
@@ -62,14 +63,15 @@ export interface Manifest {
 export function buildManifest(plugin: AnyPlugin): Manifest {
   const d = plugin.definition;
   const fields = (d.fields ?? []).map((f) => {
+    const arg = fieldArg(f);
     const entry: Record<string, unknown> = {
       name: f.name,
       type: f.type,
       isList: f.list === true,
       arg: {
-        isRequired: f.arg?.required === true,
-        isIndex: f.arg?.kind === "index",
-        isKey: f.arg?.kind === "key",
+        isRequired: arg?.required === true,
+        isIndex: arg?.kind === "index",
+        isKey: arg?.kind === "key",
       },
       display: f.display ?? "",
       desc: f.desc,

@@ -100,6 +100,6 @@ Deno.test("dummy publishes captures_opened through the harness", async () => {
   assert.deepEqual(h.metrics(), { captures_opened: 0 });
   await h.open('{"maxEvents": 1}');
   assert.deepEqual(h.metrics(), { captures_opened: 1 });
-  h.close();
-  h.destroy();
+  await h.close();
+  await h.destroy();
 });

@@ -161,6 +161,7 @@ function readDynamicSymbols(
     const dynsym = section(i);
     if (dynsym.type !== SHT_DYNSYM) continue;
     const dynstr = section(dynsym.link);
+    const strEnd = Math.min(dynstr.offset + dynstr.size, library.length);
     const symbols: DynamicSymbol[] = [];
     const entsize = dynsym.entsize || 24;
     for (
@@ -170,8 +171,14 @@ function readDynamicSymbols(
     ) {
       const nameOffset = dynstr.offset + view.getUint32(at, true);
       const shndx = view.getUint16(at + 6, true);
-      let end = nameOffset;
-      while (library[end] !== 0) end++;
+      // A name ends at its NUL, and never past the string table.
+      const nul = library.subarray(0, strEnd).indexOf(0, nameOffset);
+      if (nameOffset >= strEnd || nul < 0) {
+        throw new Error(
+          `The generic library's dynamic symbol at ${at} has a name outside its string table`,
+        );
+      }
+      const end = nul;
       const name = new TextDecoder().decode(library.subarray(nameOffset, end));
       if (name) symbols.push({ name, nameOffset, defined: shndx !== 0 });
     }

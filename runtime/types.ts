@@ -44,15 +44,17 @@ export type FieldValue<T extends FieldType> = T extends "string" ? string
   : T extends "ipaddr" | "ipnet" ? string | Uint8Array
   : number | bigint;
 
-/** The argument a field accepts: `field[3]` (index) or `field[a/b]` (key). */
-export interface FieldArg {
-  /** `"index"` for a numeric argument, `"key"` for a string argument. */
-  kind: "index" | "key";
-  /** Whether the field can only be used with an argument. */
-  required?: boolean;
-}
+/**
+ * Whether a field's argument must be given (`"required"`: the field cannot
+ * be used without it) or may be left out (`"optional"`).
+ */
+export type ArgPresence = "required" | "optional";
 
-/** One event as the plugin sees it in `extract`, `decode` and `eventToString`. */
+/**
+ * One event as the plugin sees it in `extract`, `decode` and `eventToString`.
+ * It is valid only during the call that received it: the runtime reuses it
+ * (and the memory of its `payload`) for the next event. Copy what you keep.
+ */
 export interface EventView {
   /** Event number given by the host (1 for the first event). */
   readonly num: number;
@@ -62,25 +64,40 @@ export interface EventView {
   readonly pluginId: number;
   /**
    * The payload. A view into a buffer reused for the next event: copy it
-   * (`payload.slice()`) to keep it.
+   * (`payload.slice()`) to keep it. Under `PluginHarness` a kept view reads
+   * as empty once the next event is loaded.
    */
   readonly payload: Uint8Array;
   /** The payload decoded as UTF-8 text (computed on first use). */
   readonly text: string;
 }
 
-/** What an extractor gets. One object is reused: do not keep it. */
-export interface ExtractContext<S, D> {
+/**
+ * What an extractor gets. `I` and `K` are the types of `index` and `key`,
+ * set by the field's `index` or `key` member: `number` for
+ * `index: "required"`, `number | undefined` for `index: "optional"`,
+ * `undefined` when the field takes no index (the same for `key`).
+ *
+ * One object is reused for every field and event: read what you need
+ * during the call, never keep the object (`PluginHarness` throws when a
+ * kept one is read later).
+ */
+export interface ExtractContext<
+  S,
+  D,
+  I extends number | undefined = number | undefined,
+  K extends string | undefined = string | undefined,
+> {
   /** The event. */
   readonly event: EventView;
   /** The result of the plugin's `decode` for this event, computed once per event. */
   readonly decoded: D;
   /** The plugin state returned by `init`. */
   readonly state: S;
-  /** The index argument (`field[3]`), when given. */
-  readonly index: number | undefined;
-  /** The key argument (`field[a/b]`), when given. */
-  readonly key: string | undefined;
+  /** The index argument (`field[3]`). */
+  readonly index: I;
+  /** The key argument (`field[a/b]`). */
+  readonly key: K;
 }
 
 /** What every field definition has. */
@@ -91,43 +108,94 @@ export interface FieldBase {
   desc: string;
   /** Name to display instead of `name` (used by tools like Wireshark). */
   display?: string;
-  /** Argument the field takes, if any. */
-  arg?: FieldArg;
   /** Extra properties for the host (`"hidden"`, `"info"`, `"conversation"`). */
   properties?: string[];
   /** Suggest appending this field to Falco output lines. */
   addOutput?: boolean;
 }
 
-/** A field with one value per event. */
-export interface SingleFieldDefinition<T extends FieldType, S, D>
-  extends FieldBase {
+/** A field with one value per event; `I`, `K` as in {@linkcode ExtractContext}. */
+export interface SingleFieldDefinition<
+  T extends FieldType,
+  S,
+  D,
+  I extends number | undefined = number | undefined,
+  K extends string | undefined = string | undefined,
+> extends FieldBase {
   /** The type of the value. */
   type: T;
   /** `false` or absent: one value. */
   list?: false;
   /** Returns the value, or `undefined`/`null` when the event has none. */
-  extract(ctx: ExtractContext<S, D>): FieldValue<T> | undefined | null;
+  extract(ctx: ExtractContext<S, D, I, K>): FieldValue<T> | undefined | null;
 }
 
-/** A field with a list of values per event. */
-export interface ListFieldDefinition<T extends FieldType, S, D>
-  extends FieldBase {
+/** A field with a list of values per event; `I`, `K` as in {@linkcode ExtractContext}. */
+export interface ListFieldDefinition<
+  T extends FieldType,
+  S,
+  D,
+  I extends number | undefined = number | undefined,
+  K extends string | undefined = string | undefined,
+> extends FieldBase {
   /** The type of each value. */
   type: T;
   /** `true`: a list of values. */
   list: true;
   /** Returns the values (an empty list or `undefined`: no value). */
   extract(
-    ctx: ExtractContext<S, D>,
+    ctx: ExtractContext<S, D, I, K>,
   ): Iterable<FieldValue<T>> | undefined | null;
 }
 
-/** One extractable field: its metadata and its extractor. */
+/** A single or list field with the given argument types (see {@linkcode FieldOfType}). */
+export type AnyShape<
+  T extends FieldType,
+  S,
+  D,
+  I extends number | undefined,
+  K extends string | undefined,
+> = SingleFieldDefinition<T, S, D, I, K> | ListFieldDefinition<T, S, D, I, K>;
+
+/**
+ * The field definitions of one type, by argument: none, `index` or `key`
+ * (`"required"` or `"optional"`). The argument members are top-level
+ * literals so that TypeScript picks the extractor's context from them.
+ */
+export type FieldOfType<T extends FieldType, S, D> =
+  | (AnyShape<T, S, D, undefined, undefined> & {
+    /** No index argument. */
+    index?: undefined;
+    /** No key argument. */
+    key?: undefined;
+  })
+  | (AnyShape<T, S, D, number, undefined> & {
+    /** `field[3]`: the index must be given. */
+    index: "required";
+    key?: undefined;
+  })
+  | (AnyShape<T, S, D, number | undefined, undefined> & {
+    /** `field` or `field[3]`. */
+    index: "optional";
+    key?: undefined;
+  })
+  | (AnyShape<T, S, D, undefined, string> & {
+    /** `field[a/b]`: the key must be given. */
+    key: "required";
+    index?: undefined;
+  })
+  | (AnyShape<T, S, D, undefined, string | undefined> & {
+    /** `field` or `field[a/b]`. */
+    key: "optional";
+    index?: undefined;
+  });
+
+/**
+ * One extractable field: its metadata, its argument (`index` or `key`:
+ * `"required"` or `"optional"`) and its extractor.
+ */
 export type FieldDefinition<S = unknown, D = unknown> = {
-  [T in FieldType]:
-    | SingleFieldDefinition<T, S, D>
-    | ListFieldDefinition<T, S, D>;
+  [T in FieldType]: FieldOfType<T, S, D>;
 }[FieldType];
 
 /** An event produced by `nextBatch`. */
@@ -191,11 +259,115 @@ export interface PluginPermissions {
 }
 
 /**
+ * A JSON Schema, as a plugin's `initSchema` (draft-07, checked by Ajv with
+ * defaults filled in). {@linkcode ConfigFromSchema} reads the members it
+ * understands; the others only constrain values.
+ */
+export type InitSchema = {
+  readonly type?: JsonType | readonly JsonType[];
+  readonly properties?: { readonly [name: string]: InitSchema };
+  readonly required?: readonly string[];
+  readonly additionalProperties?: boolean | InitSchema;
+  readonly items?: InitSchema;
+  readonly enum?: readonly unknown[];
+  readonly const?: unknown;
+  readonly default?: unknown;
+  readonly [keyword: string]: unknown;
+};
+
+/** The `type` names of JSON Schema. */
+export type JsonType =
+  | "object"
+  | "array"
+  | "string"
+  | "number"
+  | "integer"
+  | "boolean"
+  | "null";
+
+/** The config type of a schema whose `type` is `T` (see {@linkcode ConfigFromSchema}). */
+export type FromJsonType<T, Sch> = T extends "string" ? string
+  : T extends "number" | "integer" ? number
+  : T extends "boolean" ? boolean
+  : T extends "null" ? null
+  : T extends "array"
+    ? Sch extends { readonly items: infer It } ? ConfigFromSchema<It>[]
+    : unknown[]
+  : T extends "object" ? ObjectFromSchema<Sch>
+  : unknown;
+
+/**
+ * The properties of an object schema that a validated config always has:
+ * listed in `required`, or given a `default` (filled in by validation).
+ */
+export type PresentKeys<Sch> = Sch extends { readonly properties: infer P } ? {
+    [K in keyof P]: K extends
+      (Sch extends { readonly required: readonly (infer R)[] } ? R : never) ? K
+      : P[K] extends { readonly default: unknown } ? K
+      : never;
+  }[keyof P]
+  : never;
+
+/** The config type of an object schema (see {@linkcode ConfigFromSchema}). */
+export type ObjectFromSchema<Sch> = Sch extends { readonly properties: infer P }
+  ? (
+    & { -readonly [K in keyof P & PresentKeys<Sch>]: ConfigFromSchema<P[K]> }
+    & {
+      -readonly [K in Exclude<keyof P, PresentKeys<Sch>>]?: ConfigFromSchema<
+        P[K]
+      >;
+    }
+    & (Sch extends { readonly additionalProperties: false } ? unknown
+      : { [name: string]: unknown })
+  )
+  : { [name: string]: unknown };
+
+/**
+ * The type of a config that passed `Sch` (with its defaults filled in): an
+ * object with a member per property, required when the schema requires it
+ * or gives it a default, typed from `type`, `enum`, `const` and `items`;
+ * `unknown` where the schema says nothing (and for no schema at all: the
+ * config is then whatever JSON the operator wrote).
+ *
+ * @example
+ * ```ts
+ * import type { ConfigFromSchema } from "./types.ts";
+ * const schema = {
+ *   type: "object",
+ *   properties: { count: { type: "integer", default: 3 }, name: { type: "string" } },
+ *   additionalProperties: false,
+ * } as const;
+ * const config: ConfigFromSchema<typeof schema> = { count: 3 };
+ * console.assert(config.count === 3 && config.name === undefined);
+ * ```
+ */
+export type ConfigFromSchema<Sch> = [Sch] extends [undefined] ? unknown
+  : Sch extends { readonly const: infer V } ? V
+  : Sch extends { readonly enum: readonly (infer V)[] } ? V
+  : Sch extends { readonly type: infer T }
+    ? T extends readonly (infer U)[] ? FromJsonType<U, Sch>
+    : FromJsonType<T, Sch>
+  : Sch extends { readonly properties: unknown } ? ObjectFromSchema<Sch>
+  : unknown;
+
+/** What a lifecycle callback may return: the value, or a promise of it. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
  * A plugin definition, as passed to {@linkcode definePlugin}.
  *
- * Type parameters: `C` the config (inferred from the type of `init`'s
- * parameter), `S` the state `init` returns, `I` the capture `open` returns,
- * `D` what `decode` returns for an event.
+ * Type parameters: `C` the config (from `initSchema`, see
+ * {@linkcode ConfigFromSchema}), `S` the state `init` returns, `I` the
+ * capture `open` returns, `D` what `decode` returns for an event.
+ *
+ * Every callback takes the plugin state first: `(state, x)`.
+ *
+ * `init`, `open`, `close`, `destroy` and `nextBatch` may be `async`: the
+ * runtime waits for the promise through the event loop, up to the callback
+ * deadline (`falco_deno.callbackDeadlineMs`, 1000 ms by default; 10 s at
+ * least for `init`) or, for `nextBatch`, up to the batch deadline (then the
+ * host gets TIMEOUT and the batch stays pending). A lifecycle promise not
+ * settled by its deadline fails the call.
  */
 export interface PluginDefinition<
   C = unknown,
@@ -226,42 +398,46 @@ export interface PluginDefinition<
   extractEventSources?: string[];
   /**
    * JSON Schema of the init config. The config is validated (with defaults
-   * filled in) before `init` sees it.
+   * filled in) before `init` sees it, and `init`'s parameter is typed from
+   * it ({@linkcode ConfigFromSchema}).
    */
-  initSchema?: Record<string, unknown>;
+  initSchema?: InitSchema;
   /**
-   * The permissions the plugin needs (documentation for the operator; shown
-   * in the manifest). Grants come only from the init config.
+   * The permissions the plugin needs, in the grant strings of the `.so`
+   * (`init_config.falco_deno.allowRead`...) or `<placeholders>` for what only
+   * the config or the open params name. Shown in the manifest; under
+   * `PluginHarness`, the concrete entries are the grants of a test whose
+   * config grants nothing itself.
    */
   permissions?: PluginPermissions;
   /** Suggestions for the open params (static, or computed from the state). */
   openParams?: OpenParam[] | ((state: S) => OpenParam[]);
   /**
    * Starts the plugin with the parsed, validated init config (`{}` when the
-   * host gives an empty string). Returns the plugin state.
+   * host gives an empty string). Returns the plugin state (may be async).
    */
-  init?(config: C): S;
-  /** Releases the plugin state. */
-  destroy?(state: S): void;
-  /** Opens a capture with the host's open params text. Returns the capture. */
-  open?(state: S, params: string): I;
-  /** Closes a capture. */
-  close?(state: S, capture: I): void;
+  init?: (config: C) => MaybePromise<S>;
+  /** Releases the plugin state (may be async). */
+  destroy?: (state: S) => MaybePromise<void>;
+  /** Opens a capture with the host's open params text. Returns the capture (may be async). */
+  open?: (state: S, params: string) => MaybePromise<I>;
+  /** Closes a capture (may be async: a server's shutdown can be awaited). */
+  close?: (state: S, capture: I) => MaybePromise<void>;
   /** Returns the next events (may be async). */
-  nextBatch?(state: S, capture: I): BatchResult | Promise<BatchResult>;
+  nextBatch?: (state: S, capture: I) => MaybePromise<BatchResult>;
   /** Progress of the capture, if known. */
-  progress?(state: S, capture: I): Progress | undefined;
+  progress?: (state: S, capture: I) => Progress | undefined;
   /** Renders an event as text (`falco` output, `sysdig -p`). */
-  eventToString?(event: EventView, state: S): string;
+  eventToString?: (state: S, event: EventView) => string;
   /** Decodes an event once; every extractor of that event gets the result. */
-  decode?(event: EventView, state: S): D;
+  decode?: (state: S, event: EventView) => D;
   /**
    * The plugin's own metrics, read when the host asks for metrics (Falco's
    * `metrics` interval, its Prometheus endpoint): names (letters, digits,
    * `_`, `.`) to finite numbers. Falco shows each as
    * `<plugin name>.<name>`, a non-monotonic double. Not a hot path.
    */
-  metrics?(state: S): Record<string, number>;
+  metrics?: (state: S) => Record<string, number>;
   /** Extractable fields; the order is the field id order of `get_fields`. */
   fields?: FieldDefinition<S, D>[];
 }

@@ -2,7 +2,7 @@
  * `deno task demo`: packs `plugins/dummy.ts` into a `.so` and runs it in
  * `falco_plugin_runner` (the Rust SDK's plugin host, which loads it with
  * `dlopen` like Falco), printing each event with its fields like a Falco
- * output line.
+ * output line. The set-up (`tests/prerequisites.ts`) runs first.
  *
  * @module
  */
@@ -11,6 +11,9 @@ import { join } from "node:path";
 import { buildPlugin } from "../runtime/build_cli.ts";
 import { stopBundler } from "../runtime/bundle.ts";
 import { cacheDir, REPO_ROOT } from "../runtime/engines.ts";
+import { ensurePrerequisites } from "./prerequisites.ts";
+
+await ensurePrerequisites("demo");
 
 const hostsTarget = join(cacheDir(), "target-hosts");
 const build = await new Deno.Command("cargo", {

@@ -163,8 +163,8 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
       })),
     };
   } finally {
-    h.close();
-    h.destroy();
+    await h.close();
+    await h.destroy();
   }
 }
 

@@ -1,7 +1,5 @@
 //! The little that differs between the two engines.
 
-use std::sync::Once;
-
 #[cfg(feature = "quickjs")]
 pub mod quickjs_heap;
 
@@ -19,20 +17,6 @@ pub const ENGINE: &str = if cfg!(feature = "v8") {
 /// throwing, catching and `String(error)` do not grow it).
 pub const STACK_FORMAT_LEAKS: bool = cfg!(feature = "quickjs");
 
-/// Process-wide engine settings, applied once before the first runtime.
-pub fn prepare_process() {
-  static ONCE: Once = Once::new();
-  ONCE.call_once(|| {
-    // QuickJS-ng (v8x) caches compiled bytecode under $HOME/.cache by
-    // default. Falco runs as root on every node: a plugin must not write
-    // there. With the disk cache off, our v8x patch (patches/v8x.patch)
-    // keeps the bytecode in memory, so each source is parsed once per
-    // process, not once per instance.
-    #[cfg(feature = "quickjs")]
-    std::env::set_var("V82JSC_NO_BC_CACHE", "1");
-  });
-}
-
 #[cfg(all(test, feature = "quickjs"))]
 mod tests {
   use deno_core::{JsRuntime, RuntimeOptions};
@@ -42,14 +26,14 @@ mod tests {
   fn in_fresh_runtime<T: Send + 'static>(
     f: impl FnOnce(&mut JsRuntime) -> T + Send + 'static,
   ) -> T {
-    super::prepare_process();
-    std::thread::spawn(move || {
+    crate::spawner::spawn("fresh-runtime".into(), 8 << 20, move || {
       let tokio = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
       let _entered = tokio.enter();
       f(&mut JsRuntime::new(RuntimeOptions::default()))
     })
+    .unwrap()
     .join()
     .unwrap()
   }

@@ -29,6 +29,8 @@ pub const PURE_SPINS: u32 = 64;
 
 /// How long a caller spins for the answer before it parks.
 const CALLER_SPIN: Duration = Duration::from_micros(50);
+/// How often a parked caller wakes to run the watchdog.
+const PARKED_CHECK: Duration = Duration::from_millis(5);
 /// How long the worker spins for the next call before it sleeps.
 pub const WORKER_SPIN: Duration = Duration::from_micros(100);
 
@@ -43,7 +45,15 @@ pub struct Handoff<Req, Resp> {
   worker_waker: Mutex<Option<Waker>>,
   caller_parked: AtomicBool,
   caller_thread: Mutex<Option<Thread>>,
+  /// Set when no call can be answered any more: the worker ended, or a
+  /// caller gave up on it. Says why.
+  closed: AtomicBool,
+  closed_because: Mutex<String>,
 }
+
+/// The worker will not answer: it ended, or a caller gave up on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed(pub String);
 
 // SAFETY: `request` and `response` are only touched by the side that owns
 // the slot according to `state` (release/acquire hand it over).
@@ -61,26 +71,33 @@ impl<Req, Resp> Default for Handoff<Req, Resp> {
       worker_waker: Mutex::new(None),
       caller_parked: AtomicBool::new(false),
       caller_thread: Mutex::new(None),
+      closed: AtomicBool::new(false),
+      closed_because: Mutex::new(String::new()),
     }
   }
 }
 
 impl<Req, Resp> Handoff<Req, Resp> {
-  /// Sends `request` to the worker and waits for its answer. Past
-  /// `deadline`, `overdue` runs once (the watchdog) and the wait goes on
-  /// until the worker answers.
-  pub fn call(&self, request: Req, deadline: Option<(Duration, &dyn Fn())>) -> Resp {
+  /// Sends `request` to the worker and waits for its answer. While it
+  /// waits parked, `keep_waiting` is asked every few milliseconds (the
+  /// watchdog runs there); when it says no, the handoff closes.
+  ///
+  /// # Errors
+  /// [`Closed`] when the worker ended or was given up on.
+  pub fn call(&self, request: Req, keep_waiting: &dyn Fn(Instant) -> bool) -> Result<Resp, Closed> {
     let _turn = self.callers.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(closed) = self.closed() {
+      return Err(closed);
+    }
     // SAFETY: state is IDLE, so the slot is ours.
     unsafe { *self.request.get() = Some(request) };
     self.state.store(REQUESTED, Ordering::SeqCst);
     if self.worker_sleeping.load(Ordering::SeqCst) {
-      if let Some(waker) = self.worker_waker.lock().unwrap().as_ref() {
+      if let Some(waker) = self.worker_waker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
         waker.wake_by_ref();
       }
     }
-    let started = Instant::now();
-    let spin_until = started + CALLER_SPIN;
+    let spin_until = Instant::now() + CALLER_SPIN;
     let mut spins = 0u32;
     while self.state.load(Ordering::Acquire) != ANSWERED {
       spins += 1;
@@ -89,30 +106,62 @@ impl<Req, Resp> Handoff<Req, Resp> {
         continue;
       }
       if Instant::now() > spin_until {
-        self.park_until_answered(started, deadline);
+        self.park_until_answered(keep_waiting)?;
         break;
+      }
+      if let Some(closed) = self.closed() {
+        return Err(closed);
       }
       std::thread::yield_now();
     }
     // SAFETY: state is ANSWERED, so the worker is done with the slot.
     let response = unsafe { (*self.response.get()).take() };
     self.state.store(IDLE, Ordering::Release);
-    response.expect("worker answered without a response")
+    response.ok_or_else(|| Closed("the plugin thread answered without a response".into()))
   }
 
-  fn park_until_answered(&self, started: Instant, mut deadline: Option<(Duration, &dyn Fn())>) {
-    *self.caller_thread.lock().unwrap() = Some(std::thread::current());
+  fn park_until_answered(&self, keep_waiting: &dyn Fn(Instant) -> bool) -> Result<(), Closed> {
+    *self.caller_thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current());
     self.caller_parked.store(true, Ordering::SeqCst);
-    while self.state.load(Ordering::SeqCst) != ANSWERED {
-      std::thread::park_timeout(Duration::from_millis(5));
-      if let Some((limit, overdue)) = deadline {
-        if started.elapsed() > limit {
-          overdue();
-          deadline = None;
-        }
+    let outcome = loop {
+      if self.state.load(Ordering::SeqCst) == ANSWERED {
+        break Ok(());
+      }
+      if let Some(closed) = self.closed() {
+        break Err(closed);
+      }
+      std::thread::park_timeout(PARKED_CHECK);
+      if self.state.load(Ordering::SeqCst) != ANSWERED && !keep_waiting(Instant::now()) {
+        self.close("a caller gave up waiting for the plugin thread".into());
+        break Err(self.closed().unwrap_or_else(|| Closed(String::new())));
+      }
+    };
+    self.caller_parked.store(false, Ordering::SeqCst);
+    outcome
+  }
+
+  /// Either side: no call will be answered any more, `because` says why
+  /// (the first reason given is kept). Wakes a parked caller.
+  pub fn close(&self, because: String) {
+    {
+      let mut why = self.closed_because.lock().unwrap_or_else(|e| e.into_inner());
+      if why.is_empty() {
+        *why = because;
       }
     }
-    self.caller_parked.store(false, Ordering::SeqCst);
+    self.closed.store(true, Ordering::SeqCst);
+    if let Some(thread) = self.caller_thread.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+      thread.unpark();
+    }
+  }
+
+  /// Why the handoff closed, if it did.
+  pub fn closed(&self) -> Option<Closed> {
+    if !self.closed.load(Ordering::SeqCst) {
+      return None;
+    }
+    let why = self.closed_because.lock().unwrap_or_else(|e| e.into_inner());
+    Some(Closed(why.clone()))
   }
 
   /// Worker side: the pending request, if any.
@@ -135,7 +184,7 @@ impl<Req, Resp> Handoff<Req, Resp> {
     unsafe { *self.response.get() = Some(response) };
     self.state.store(ANSWERED, Ordering::SeqCst);
     if self.caller_parked.load(Ordering::SeqCst) {
-      if let Some(thread) = self.caller_thread.lock().unwrap().as_ref() {
+      if let Some(thread) = self.caller_thread.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
         thread.unpark();
       }
     }
@@ -145,7 +194,7 @@ impl<Req, Resp> Handoff<Req, Resp> {
   /// Returns true if a request arrived meanwhile (then do not sleep).
   pub fn prepare_sleep(&self, waker: &Waker) -> bool {
     {
-      let mut slot = self.worker_waker.lock().unwrap();
+      let mut slot = self.worker_waker.lock().unwrap_or_else(|e| e.into_inner());
       if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
         *slot = Some(waker.clone());
       }
@@ -185,9 +234,37 @@ mod tests {
       })
     };
     for i in 1..10_000u64 {
-      assert_eq!(h.call(i, None), i * 2);
+      assert_eq!(h.call(i, &|_| true), Ok(i * 2));
     }
-    assert_eq!(h.call(0, None), 0);
+    assert_eq!(h.call(0, &|_| true), Ok(0));
     worker.join().unwrap();
+  }
+
+  #[test]
+  fn a_worker_that_ends_fails_the_waiting_call() {
+    let h: Arc<Handoff<u64, u64>> = Arc::default();
+    let worker = {
+      let h = h.clone();
+      std::thread::spawn(move || {
+        while !h.has_request() {
+          spin_loop();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        h.close("the worker ended".into());
+      })
+    };
+    assert_eq!(h.call(1, &|_| true), Err(Closed("the worker ended".into())));
+    assert_eq!(h.call(2, &|_| true), Err(Closed("the worker ended".into())), "and every later one");
+    worker.join().unwrap();
+  }
+
+  #[test]
+  fn a_caller_that_gives_up_closes_the_handoff() {
+    let h: Handoff<u64, u64> = Handoff::default();
+    let started = Instant::now();
+    let outcome = h.call(1, &|now| now.duration_since(started) < Duration::from_millis(30));
+    assert!(outcome.is_err());
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(h.closed().is_some());
   }
 }

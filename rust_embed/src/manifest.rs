@@ -59,6 +59,67 @@ pub struct Manifest {
   pub fields: CString,
   pub init_schema: CString,
   pub required_api_version: CString,
+  /// Type and list flag of each field, by field id.
+  pub declared: Vec<DeclaredField>,
+}
+
+/// What a field is declared as in `get_fields`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredField {
+  pub name: String,
+  pub ftype: u32,
+  pub is_list: bool,
+}
+
+/// The `ss_plugin_field_type` of a type name in `get_fields`.
+pub fn field_type(name: &str) -> Option<u32> {
+  use falco_plugin_api::*;
+  Some(match name {
+    "uint64" => ss_plugin_field_type_FTYPE_UINT64,
+    "string" => ss_plugin_field_type_FTYPE_STRING,
+    "bool" => ss_plugin_field_type_FTYPE_BOOL,
+    "reltime" => ss_plugin_field_type_FTYPE_RELTIME,
+    "abstime" => ss_plugin_field_type_FTYPE_ABSTIME,
+    "ipaddr" => ss_plugin_field_type_FTYPE_IPADDR,
+    "ipnet" => ss_plugin_field_type_FTYPE_IPNET,
+    _ => return None,
+  })
+}
+
+fn field_type_name(ftype: u32) -> String {
+  ["uint64", "string", "bool", "reltime", "abstime", "ipaddr", "ipnet"]
+    .into_iter()
+    .find(|n| field_type(n) == Some(ftype))
+    .map(String::from)
+    .unwrap_or_else(|| format!("unknown type {ftype}"))
+}
+
+impl Manifest {
+  /// Checks one `extract_fields` request against the declared fields: a
+  /// host that asks for another type or list flag than declared would read
+  /// the answer as something it is not.
+  pub fn check_request(&self, request: &falco_plugin_api::ss_plugin_extract_field) -> Result<(), String> {
+    let id = request.field_id;
+    let Some(field) = self.declared.get(id as usize) else {
+      return Err(format!(
+        "extract_fields asked for field id {id}, but the plugin has {} fields",
+        self.declared.len()
+      ));
+    };
+    let asked_list = request.flist != 0;
+    if request.ftype != field.ftype || asked_list != field.is_list {
+      let shape = |ftype: u32, list: bool| {
+        format!("{}{}", field_type_name(ftype), if list { " list" } else { "" })
+      };
+      return Err(format!(
+        "extract_fields asked for \"{}\" as {}, but it is declared as {}",
+        field.name,
+        shape(request.ftype, asked_list),
+        shape(field.ftype, field.is_list)
+      ));
+    }
+    Ok(())
+  }
 }
 
 /// What the library answers when it carries no plugin (the generic build).
@@ -133,8 +194,11 @@ fn load() -> Result<Manifest, String> {
   }
   let bundle_len = u64::from_le_bytes(trailer[0..8].try_into().unwrap());
   let manifest_len = u64::from_le_bytes(trailer[8..16].try_into().unwrap());
-  let start = size
-    .checked_sub(TRAILER_LEN + bundle_len + manifest_len)
+  // Lengths are checked against the file before anything is allocated.
+  let start = TRAILER_LEN
+    .checked_add(bundle_len)
+    .and_then(|n| n.checked_add(manifest_len))
+    .and_then(|packed| size.checked_sub(packed))
     .ok_or_else(|| format!("\"{}\" has a corrupt falco-deno trailer", path.display()))?;
   file
     .seek(SeekFrom::Start(start))
@@ -155,7 +219,9 @@ pub fn from_json(json: ManifestJson, bundle: String) -> Result<Manifest, String>
   let c = |what: &str, s: &str| {
     CString::new(s).map_err(|_| format!("manifest member \"{what}\" contains a NUL byte"))
   };
+  let declared = declared_fields(&json.fields)?;
   Ok(Manifest {
+    declared,
     name: c("name", &json.name)?,
     version: c("version", &json.version)?,
     description: c("description", &json.description)?,
@@ -168,4 +234,77 @@ pub fn from_json(json: ManifestJson, bundle: String) -> Result<Manifest, String>
     json,
     bundle,
   })
+}
+
+fn declared_fields(fields: &str) -> Result<Vec<DeclaredField>, String> {
+  #[derive(Deserialize)]
+  #[serde(rename_all = "camelCase")]
+  struct Field {
+    name: String,
+    #[serde(rename = "type")]
+    ftype: String,
+    #[serde(default)]
+    is_list: bool,
+  }
+  if fields.is_empty() {
+    return Ok(Vec::new());
+  }
+  let parsed: Vec<Field> =
+    serde_json::from_str(fields).map_err(|e| format!("the manifest's fields are malformed: {e}"))?;
+  parsed
+    .into_iter()
+    .map(|f| {
+      let ftype = field_type(&f.ftype)
+        .ok_or_else(|| format!("field \"{}\" has an unknown type \"{}\"", f.name, f.ftype))?;
+      Ok(DeclaredField {
+        name: f.name,
+        ftype,
+        is_list: f.is_list,
+      })
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use falco_plugin_api::*;
+
+  fn manifest(fields: &str) -> Manifest {
+    let json: ManifestJson = serde_json::from_value(serde_json::json!({
+      "name": "t", "version": "0.1.0", "description": "", "contact": "", "id": 999,
+      "eventSource": "t", "extractEventSources": "[]", "fields": fields,
+      "initSchema": "", "openParams": "", "requiredApiVersion": "3.0.0",
+      "capabilities": { "sourcing": true, "extraction": true },
+    }))
+    .unwrap();
+    from_json(json, String::new()).unwrap()
+  }
+
+  fn request(field_id: u32, ftype: u32, flist: bool) -> ss_plugin_extract_field {
+    let mut r: ss_plugin_extract_field = unsafe { std::mem::zeroed() };
+    r.field_id = field_id;
+    r.ftype = ftype;
+    r.flist = flist as ss_plugin_bool;
+    r
+  }
+
+  #[test]
+  fn requests_must_match_the_declared_field() {
+    let m = manifest(
+      r#"[{"name":"t.n","type":"uint64"},{"name":"t.tags","type":"string","isList":true}]"#,
+    );
+    assert!(m.check_request(&request(0, ss_plugin_field_type_FTYPE_UINT64, false)).is_ok());
+    assert!(m.check_request(&request(1, ss_plugin_field_type_FTYPE_STRING, true)).is_ok());
+    let e = m
+      .check_request(&request(0, ss_plugin_field_type_FTYPE_STRING, false))
+      .unwrap_err();
+    assert_eq!(e, r#"extract_fields asked for "t.n" as string, but it is declared as uint64"#);
+    let e = m
+      .check_request(&request(1, ss_plugin_field_type_FTYPE_STRING, false))
+      .unwrap_err();
+    assert!(e.contains("as string, but it is declared as string list"), "{e}");
+    let e = m.check_request(&request(2, ss_plugin_field_type_FTYPE_UINT64, false)).unwrap_err();
+    assert!(e.contains("field id 2, but the plugin has 2 fields"), "{e}");
+  }
 }

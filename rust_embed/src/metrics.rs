@@ -6,14 +6,14 @@
 //! server thread; the answer (array and names) is owned by the instance and
 //! stays valid until the next `get_metrics` on it.
 
-use crate::plugin::{guard, Plugin};
-use crate::worker::{Request, Response};
+use crate::instance::Instance;
+use crate::thread::request::{Request, Response};
 use falco_plugin_api::*;
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Monotonic counters of one instance, updated by the host side of each
-/// call ([`Plugin::call`]) and by the instance thread's watchdog handling.
+/// call ([`Instance::call`]) and by the instance thread's watchdog handling.
 #[derive(Default)]
 pub struct Counters {
   /// Events returned by `next_batch`.
@@ -122,10 +122,10 @@ pub fn parse_script_metrics(text: &str) -> Result<Vec<(String, f64)>, String> {
   Ok(out)
 }
 
-impl Plugin {
+impl Instance {
   /// Builds the metrics array; valid until the next call on this instance.
   pub fn metrics(&self, count: &mut u32) -> *mut ss_plugin_metric {
-    let report = match self.worker {
+    let report = match self.thread {
       Some(_) => match self.call(Request::Metrics) {
         Response::Metrics(r) => Some(r),
         _ => None,
@@ -183,30 +183,6 @@ impl Plugin {
     *count = out.metrics.len() as u32;
     out.metrics.as_mut_ptr()
   }
-}
-
-/// # Safety
-/// `s` must come from `plugin_init` (or be NULL); `num_metrics` must be a
-/// valid pointer.
-#[no_mangle]
-pub unsafe extern "C" fn plugin_get_metrics(
-  s: *mut ss_plugin_t,
-  num_metrics: *mut u32,
-) -> *mut ss_plugin_metric {
-  if num_metrics.is_null() {
-    return std::ptr::null_mut();
-  }
-  *num_metrics = 0;
-  if s.is_null() {
-    return std::ptr::null_mut();
-  }
-  let plugin = &*(s as *const Plugin);
-  let mut count = 0u32;
-  let array = guard(std::ptr::null_mut(), || plugin.metrics(&mut count));
-  if !array.is_null() {
-    *num_metrics = count;
-  }
-  array
 }
 
 #[cfg(test)]

@@ -224,14 +224,5 @@ impl Prefetch {
 
 /// The whole event, by the length in its header.
 unsafe fn event_bytes(event: &ss_plugin_event_input) -> Option<&[u8]> {
-  let evt = event.evt as *const u8;
-  if evt.is_null() {
-    return None;
-  }
-  let len =
-    u32::from_le_bytes(std::slice::from_raw_parts(evt.add(16), 4).try_into().ok()?) as usize;
-  if len < 26 {
-    return None;
-  }
-  Some(std::slice::from_raw_parts(evt, len))
+  crate::scap::event_at(event.evt as *const u8)
 }

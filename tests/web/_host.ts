@@ -16,15 +16,6 @@ export const HOST = join(
   "falco-deno-host",
 );
 
-/** Whether the host binary is there (the `.so` tests are skipped otherwise). */
-export const hostPresent = (() => {
-  try {
-    return Deno.statSync(HOST).isFile;
-  } catch {
-    return false;
-  }
-})();
-
 /** The engine the tests pack for (`FALCO_DENO_ENGINE`, default quickjs). */
 export const ENGINE = Deno.env.get("FALCO_DENO_ENGINE") ?? "quickjs";
 
@@ -33,7 +24,9 @@ const packed = new Map<string, Promise<string>>();
 /**
  * Packs `src` (a path in the repository) into `lib<name>.so` for
  * {@linkcode ENGINE} with `deno task build`'s command line, once per test
- * process.
+ * process. Every `.so` test starts here, so this is where a test without
+ * its host fails: `deno task test` builds {@linkcode HOST} before it runs
+ * these tests.
  *
  * @example
  * ```ts ignore
@@ -41,6 +34,15 @@ const packed = new Map<string, Promise<string>>();
  * ```
  */
 export function packPlugin(src: string, name: string): Promise<string> {
+  try {
+    Deno.statSync(HOST);
+  } catch {
+    return Promise.reject(
+      new Error(
+        `The plugin host "${HOST}" is not built: run \`deno task test\` (it builds the host first, then runs these tests)`,
+      ),
+    );
+  }
   let so = packed.get(name);
   if (so === undefined) {
     so = (async () => {

@@ -16,7 +16,7 @@ import { REPO_ROOT } from "../../runtime/engines.ts";
 import webhook, { parseListen } from "../../plugins/webhook.ts";
 import poll from "../../plugins/poll.ts";
 
-import { ENGINE, HOST, hostPresent, packPlugin } from "./_host.ts";
+import { ENGINE, HOST, packPlugin } from "./_host.ts";
 import { type TestCerts, testCerts } from "./_tls.ts";
 
 function freePort(): number {
@@ -72,7 +72,12 @@ Deno.test("parseListen", () => {
 Deno.test("webhook under Deno: events, fields, refusals, bounded queue, close frees the port", async () => {
   const port = freePort();
   const h = await PluginHarness.start(webhook, {
-    config: JSON.stringify({ maxQueue: 2, maxBodyBytes: 64, waitMs: 10 }),
+    config: JSON.stringify({
+      maxQueue: 2,
+      maxBodyBytes: 64,
+      waitMs: 10,
+      falco_deno: { allowNet: [`127.0.0.1:${port}`] },
+    }),
   });
   await h.open(`127.0.0.1:${port}`);
   assert.equal(await post(port, "/audit", '{"user":{"name":"alice"}}'), 200);
@@ -103,13 +108,13 @@ Deno.test("webhook under Deno: events, fields, refusals, bounded queue, close fr
   assert.equal(m.refused_invalid, 1);
   assert.equal(m.refused_method, 1);
   assert.equal(m.refused_too_large, 1);
-  h.close();
-  await new Promise((r) => setTimeout(r, 100));
-  // the port is free again: the same port opens at once
+  // close awaits the server's shutdown: the port is free once it returns.
+  await h.close();
+  Deno.listen({ hostname: "127.0.0.1", port }).close();
   await h.open(`127.0.0.1:${port}`);
   assert.equal(await post(port, "/again", '{"n":1}'), 200);
-  h.close();
-  h.destroy();
+  await h.close();
+  await h.destroy();
 });
 
 Deno.test("webhook over HTTPS under Deno: tlsCertFile/tlsKeyFile, plain HTTP refused, bad config", async () => {
@@ -119,8 +124,12 @@ Deno.test("webhook over HTTPS under Deno: tlsCertFile/tlsKeyFile, plain HTTP ref
     tlsKeyFile: join(certs.dir, "key.pem"),
   };
   const port = freePort();
+  const grants = {
+    allowNet: [`127.0.0.1:${port}`],
+    allowRead: [tls.tlsCertFile, tls.tlsKeyFile],
+  };
   const h = await PluginHarness.start(webhook, {
-    config: JSON.stringify({ ...tls, waitMs: 10 }),
+    config: JSON.stringify({ ...tls, waitMs: 10, falco_deno: grants }),
   });
   const client = Deno.createHttpClient({ caCerts: [certs.ca] });
   try {
@@ -138,10 +147,10 @@ Deno.test("webhook over HTTPS under Deno: tlsCertFile/tlsKeyFile, plain HTTP ref
     assert.equal(events.length, 1);
     assert.equal(h.extract(events[0], "webhook.value[/user/name]"), "alice");
     assert.equal(h.extract(events[0], "webhook.path"), "/tls");
-    h.close();
+    await h.close();
   } finally {
     client.close();
-    h.destroy();
+    await h.destroy();
   }
   await assert.rejects(
     PluginHarness.start(webhook, {
@@ -157,13 +166,17 @@ Deno.test("webhook over HTTPS under Deno: tlsCertFile/tlsKeyFile, plain HTTP ref
   );
   // A key file that is not a key: open fails, naming the problem.
   const bad = await PluginHarness.start(webhook, {
-    config: JSON.stringify({ ...tls, tlsKeyFile: tls.tlsCertFile }),
+    config: JSON.stringify({
+      ...tls,
+      tlsKeyFile: tls.tlsCertFile,
+      falco_deno: grants,
+    }),
   });
   await assert.rejects(
     async () => await bad.open(`127.0.0.1:${port}`),
     /No keys found in key data/,
   );
-  bad.destroy();
+  await bad.destroy();
 });
 
 /** The packed webhook plugin, or another with its library name. */
@@ -174,7 +187,6 @@ function pack(src = "plugins/webhook.ts", name = "webhook"): Promise<string> {
 Deno.test({
   name:
     `webhook inside the .so (${ENGINE}) with allowNet granted: events, fields, limits, malformed and slow clients`,
-  ignore: !hostPresent,
   fn: async () => {
     const so = await pack();
     const port = freePort();
@@ -256,7 +268,6 @@ Deno.test({
 Deno.test({
   name:
     `webhook over HTTPS inside the .so (${ENGINE}): certificate files granted with allowRead, limits as over HTTP`,
-  ignore: !hostPresent,
   fn: async () => {
     const so = await pack();
     const certs = await testCerts();
@@ -416,7 +427,6 @@ Deno.test("serve probe under Deno with --allow-net=127.0.0.1:<port>", async () =
 Deno.test({
   name:
     `serve probe inside the .so (${ENGINE}) with allowNet=[127.0.0.1:<port>]`,
-  ignore: !hostPresent,
   fn: async () => {
     const so = await pack("tests/web/serve_probe.ts", "serve_probe");
     const { outside, params, net, read } = await probeSetup();
@@ -464,7 +474,10 @@ Deno.test("poll under Deno: one event per response, fields", async () => {
   const port = freePort();
   const server = counter(port);
   const h = await PluginHarness.start(poll, {
-    config: JSON.stringify({ intervalMs: 20 }),
+    config: JSON.stringify({
+      intervalMs: 20,
+      falco_deno: { allowNet: [`127.0.0.1:${port}`] },
+    }),
   });
   await h.open(`http://127.0.0.1:${port}/status`);
   const events = [];
@@ -474,7 +487,7 @@ Deno.test("poll under Deno: one event per response, fields", async () => {
     if (Array.isArray(r)) events.push(...r);
     await new Promise((r) => setTimeout(r, 10));
   }
-  h.close();
+  await h.close();
   const [a, b] = events;
   assert.equal(h.extract(a, "poll.value[/n]"), "1");
   assert.equal(h.extract(b, "poll.value[/n]"), "2");
@@ -482,14 +495,13 @@ Deno.test("poll under Deno: one event per response, fields", async () => {
   assert.equal(h.extract(a, "poll.status"), "200");
   assert.equal(h.extract(a, "poll.url"), `http://127.0.0.1:${port}/status`);
   assert.ok(h.metrics().responses >= 2);
-  h.destroy();
+  await h.destroy();
   await server.shutdown();
 });
 
 Deno.test({
   name:
     `poll inside the .so (${ENGINE}): denied by default, works once granted`,
-  ignore: !hostPresent,
   fn: async () => {
     const so = await pack("plugins/poll.ts", "poll");
     const port = freePort();

@@ -145,10 +145,22 @@ function checks(p: Params): Check[] {
       () =>
         rejectsWith(() => Deno.readTextFile(`${p.dir}/missing`), "NotFound"),
     ],
-    [
-      "denied read",
-      () => rejectsWith(() => Deno.readTextFile(p.denied), "NotCapable"),
-    ],
+    ["denied read", async () =>
+      eq(
+        await rejectsWith(() => Deno.readTextFile(p.denied), "NotCapable"),
+        `Requires read access to "${p.denied}", grant it in falco.yaml: init_config: {"falco_deno": {"allowRead": [...]}} (as deno's --allow-read)`,
+      )],
+    ["link out of the grant", async () => {
+      // `${p.dir}/out` is a symbolic link to `p.denied`.
+      const link = `${p.dir}/out`;
+      const message =
+        `'${link}' resolves to '${p.denied}', outside the paths granted to read: falco-deno follows no symbolic link out of a grant (grant the target itself in falco.yaml: init_config: {"falco_deno": {"allowRead": [...]}})`;
+      eq(
+        await rejectsWith(() => Deno.readTextFile(link), "NotCapable"),
+        message,
+      );
+      eq(await rejectsWith(() => Deno.open(link), "NotCapable"), message);
+    }],
     ["denied env", () => {
       try {
         Deno.env.get(p.env);

@@ -3,6 +3,13 @@
 //! `Deno.lstat`, `Deno.readDir`, and `Deno.env.get`. Every call checks the
 //! instance's permissions first and uses the path the check returns.
 //!
+//! Stricter than Deno (Falco runs as root): a path is also checked as it
+//! resolves. Each call opens the file, finds what it actually opened from
+//! the descriptor (`/proc/self/fd`), and refuses it unless that path is
+//! granted too, so a symbolic link in a granted directory, or a linked
+//! directory on the way, cannot lead outside the grant, and swapping a link
+//! between the check and the open changes nothing.
+//!
 //! Reads return fresh bytes that JavaScript copies where it wants them: on
 //! QuickJS-ng, memory handed over from Rust is copied anyway, and writing
 //! into a JS buffer from an async op is not safe there.
@@ -13,7 +20,7 @@ use deno_core::{
   op2, AsyncRefCell, CancelHandle, CancelTryFuture, OpState, RcRef, Resource, ResourceId,
 };
 use deno_error::JsErrorBox;
-use deno_permissions::{OpenAccessKind, PermissionsContainer};
+use deno_permissions::{OpenAccessKind, PermissionCheckError, PermissionsContainer};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -35,6 +42,78 @@ fn check_read(state: &mut OpState, path: &str, api: &str) -> Result<PathBuf, JsE
   Ok(checked.to_path_buf())
 }
 
+/// Checks where `path` really leads (`resolved`) against the read grants.
+fn check_resolved(
+  state: &mut OpState,
+  resolved: &Path,
+  path: &str,
+  api: &str,
+) -> Result<(), JsErrorBox> {
+  let perms = state.borrow_mut::<PermissionsContainer>();
+  match perms.check_open(Cow::Borrowed(resolved), OpenAccessKind::Read, Some(api)) {
+    Ok(_) => Ok(()),
+    Err(PermissionCheckError::PermissionDenied(_)) => Err(JsErrorBox::new(
+      "NotCapable",
+      format!(
+        "'{path}' resolves to '{}', outside the paths granted to read: falco-deno follows no symbolic link out of a grant (grant the target itself in falco.yaml: init_config: {{\"falco_deno\": {{\"allowRead\": [...]}}}})",
+        resolved.display()
+      ),
+    )),
+    Err(other) => Err(JsErrorBox::from_err(other)),
+  }
+}
+
+/// Opens `path` for reading after both checks (see the module's doc); a
+/// FIFO is opened without blocking, then read blocking as usual.
+fn open_granted(
+  state: &mut OpState,
+  path: &str,
+  api: &str,
+  what: &str,
+) -> Result<std::fs::File, JsErrorBox> {
+  use std::os::unix::fs::OpenOptionsExt;
+  use std::os::unix::io::AsRawFd;
+  let checked = check_read(state, path, api)?;
+  // Refused before the open where the link is plain to see (opening a
+  // device can have effects); the check on the descriptor below is the one
+  // no race can get around.
+  if let Ok(resolved) = std::fs::canonicalize(&checked) {
+    check_resolved(state, &resolved, path, api)?;
+  }
+  let file = std::fs::OpenOptions::new()
+    .read(true)
+    .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+    .open(&checked)
+    .map_err(|e| io_error(e, what, path))?;
+  let fd = file.as_raw_fd();
+  let opened = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+    .map_err(|e| io_error(e, what, path))?;
+  check_resolved(state, &opened, path, api)?;
+  // SAFETY: `fd` is ours and open.
+  unsafe {
+    let flags = libc::fcntl(fd, libc::F_GETFL);
+    if flags >= 0 {
+      libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+    }
+  }
+  Ok(file)
+}
+
+/// The whole content of a granted file.
+async fn read_granted(
+  state: &Rc<RefCell<OpState>>,
+  path: &str,
+  api: &str,
+) -> Result<Vec<u8>, JsErrorBox> {
+  let file = open_granted(&mut state.borrow_mut(), path, api, "readfile")?;
+  let mut bytes = Vec::new();
+  tokio::fs::File::from_std(file)
+    .read_to_end(&mut bytes)
+    .await
+    .map_err(|e| io_error(e, "readfile", path))?;
+  Ok(bytes)
+}
+
 fn io_error(e: std::io::Error, what: &str, path: &str) -> JsErrorBox {
   let class = deno_error::JsErrorClass::get_class(&e);
   JsErrorBox::new(class, format!("{e}: {what} '{path}'"))
@@ -45,11 +124,9 @@ pub async fn op_falco_read_file(
   state: Rc<RefCell<OpState>>,
   #[string] path: String,
 ) -> Result<Uint8Array, JsErrorBox> {
-  let checked = check_read(&mut state.borrow_mut(), &path, "Deno.readFile()")?;
-  let bytes = tokio::fs::read(&checked)
-    .await
-    .map_err(|e| io_error(e, "readfile", &path))?;
-  Ok(Uint8Array::from(bytes))
+  Ok(Uint8Array::from(
+    read_granted(&state, &path, "Deno.readFile()").await?,
+  ))
 }
 
 #[op2]
@@ -58,10 +135,7 @@ pub async fn op_falco_read_text_file(
   state: Rc<RefCell<OpState>>,
   #[string] path: String,
 ) -> Result<String, JsErrorBox> {
-  let checked = check_read(&mut state.borrow_mut(), &path, "Deno.readTextFile()")?;
-  let bytes = tokio::fs::read(&checked)
-    .await
-    .map_err(|e| io_error(e, "readfile", &path))?;
+  let bytes = read_granted(&state, &path, "Deno.readTextFile()").await?;
   Ok(match String::from_utf8(bytes) {
     Ok(s) => s,
     Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -77,8 +151,11 @@ pub fn op_falco_read_text_file_sync(
   state: &mut OpState,
   #[string] path: String,
 ) -> Result<String, JsErrorBox> {
-  let checked = check_read(state, &path, "Deno.readTextFileSync()")?;
-  let bytes = std::fs::read(&checked).map_err(|e| io_error(e, "readfile", &path))?;
+  use std::io::Read;
+  let mut bytes = Vec::new();
+  open_granted(state, &path, "Deno.readTextFileSync()", "readfile")?
+    .read_to_end(&mut bytes)
+    .map_err(|e| io_error(e, "readfile", &path))?;
   Ok(match String::from_utf8(bytes) {
     Ok(s) => s,
     Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -106,10 +183,12 @@ pub async fn op_falco_open(
   state: Rc<RefCell<OpState>>,
   #[string] path: String,
 ) -> Result<ResourceId, JsErrorBox> {
-  let checked = check_read(&mut state.borrow_mut(), &path, "Deno.open()")?;
-  let file = tokio::fs::File::open(&checked)
-    .await
-    .map_err(|e| io_error(e, "open", &path))?;
+  let file = tokio::fs::File::from_std(open_granted(
+    &mut state.borrow_mut(),
+    &path,
+    "Deno.open()",
+    "open",
+  )?);
   let rid = state.borrow_mut().resource_table.add(FileResource {
     file: AsyncRefCell::new(file),
     cancel: CancelHandle::default(),
@@ -251,14 +330,24 @@ pub async fn op_falco_stat(
   #[string] path: String,
   lstat: bool,
 ) -> Result<FileInfo, JsErrorBox> {
-  let api = if lstat { "Deno.lstat()" } else { "Deno.stat()" };
-  let checked = check_read(&mut state.borrow_mut(), &path, api)?;
-  let m = if lstat {
-    tokio::fs::symlink_metadata(&checked).await
-  } else {
-    tokio::fs::metadata(&checked).await
+  if !lstat {
+    let file = open_granted(&mut state.borrow_mut(), &path, "Deno.stat()", "stat")?;
+    let m = file.metadata().map_err(|e| io_error(e, "stat", &path))?;
+    return Ok(info(&m));
   }
-  .map_err(|e| io_error(e, if lstat { "lstat" } else { "stat" }, &path))?;
+  // The link itself, in its directory as that directory resolves.
+  let api = "Deno.lstat()";
+  let checked = check_read(&mut state.borrow_mut(), &path, api)?;
+  let resolved = match (checked.parent(), checked.file_name()) {
+    (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+      .map_err(|e| io_error(e, "lstat", &path))?
+      .join(name),
+    _ => checked.to_path_buf(),
+  };
+  check_resolved(&mut state.borrow_mut(), &resolved, &path, api)?;
+  let m = tokio::fs::symlink_metadata(&resolved)
+    .await
+    .map_err(|e| io_error(e, "lstat", &path))?;
   Ok(info(&m))
 }
 
@@ -278,8 +367,10 @@ pub async fn op_falco_read_dir(
   state: Rc<RefCell<OpState>>,
   #[string] path: String,
 ) -> Result<Vec<DirEntry>, JsErrorBox> {
-  let checked = check_read(&mut state.borrow_mut(), &path, "Deno.readDir()")?;
-  let mut dir = tokio::fs::read_dir(&checked)
+  use std::os::unix::io::AsRawFd;
+  let opened = open_granted(&mut state.borrow_mut(), &path, "Deno.readDir()", "readdir")?;
+  // The directory that was opened and checked, not the path again.
+  let mut dir = tokio::fs::read_dir(format!("/proc/self/fd/{}", opened.as_raw_fd()))
     .await
     .map_err(|e| io_error(e, "readdir", &path))?;
   let mut entries = Vec::new();

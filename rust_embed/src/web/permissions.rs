@@ -41,7 +41,7 @@ fn list(grant: &Option<Grant>) -> Option<Vec<String>> {
   }
 }
 
-impl crate::plugin::EmbedOptions {
+impl crate::config::EmbedOptions {
   /// The grants of the reserved config member.
   pub fn grants(&self) -> Grants {
     Grants {
@@ -120,7 +120,7 @@ mod tests {
   use super::*;
 
   fn grants(json: &str) -> Grants {
-    let options: crate::plugin::EmbedOptions = serde_json::from_str(json).unwrap();
+    let options: crate::config::EmbedOptions = serde_json::from_str(json).unwrap();
     options.grants()
   }
 

@@ -114,6 +114,9 @@ func loadSpecs(t *testing.T) []spec {
 	if err := json.Unmarshal([]byte(raw), &specs); err != nil {
 		t.Fatalf("FALCO_DENO_PLUGINS is not a JSON list of specs: %v", err)
 	}
+	if len(specs) == 0 {
+		t.Fatal("FALCO_DENO_PLUGINS lists no plugin: nothing would be tested")
+	}
 	for i, s := range specs {
 		if s.Path == "" {
 			t.Fatalf("spec %d has no path", i)

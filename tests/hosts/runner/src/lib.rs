@@ -32,14 +32,19 @@ fn libs() -> &'static Mutex<HashMap<String, &'static Lib>> {
     L.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// The packed plugin the tests run (`FALCO_DENO_TEST_PLUGIN`), loaded; `None`,
-/// with a SKIP line on stderr, when the variable is not set.
-pub fn test_plugin() -> Option<&'static Lib> {
-    let Ok(path) = std::env::var("FALCO_DENO_TEST_PLUGIN") else {
-        eprintln!("SKIP: FALCO_DENO_TEST_PLUGIN not set");
-        return None;
-    };
-    Some(load(&path).expect("load the plugin"))
+/// The packed plugin the tests run (`FALCO_DENO_TEST_PLUGIN`), loaded. A
+/// test that cannot run fails: it panics when the variable is not set.
+pub fn test_plugin() -> &'static Lib {
+    plugin_from_env("FALCO_DENO_TEST_PLUGIN", "a packed plugins/dummy.ts")
+}
+
+/// The plugin `.so` named by the environment variable `var` (`what` says
+/// which plugin it must be), loaded; panics when it is not set or does not
+/// load, so that a test without its plugin fails instead of passing.
+pub fn plugin_from_env(var: &str, what: &str) -> &'static Lib {
+    let path = std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: point it at {what} (`deno task test` does)"));
+    load(&path).unwrap_or_else(|e| panic!("{var}: {e:#}"))
 }
 
 /// Loads (once per path) and returns the library.

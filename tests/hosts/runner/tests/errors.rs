@@ -28,7 +28,7 @@ fn division_error(p: &RawPlugin, evt: &OwnedEvent) -> String {
 
 #[test]
 fn exception_in_extract_names_the_plugin_source_line() {
-    let Some(lib) = test_plugin() else { return };
+    let lib = test_plugin();
     let (p, events) = instance_with_events(lib, 1);
     let text = division_error(&p, &events[0]);
     assert!(
@@ -54,7 +54,7 @@ fn exception_in_extract_names_the_plugin_source_line() {
 /// location out (rust_embed/src/bridge.rs, `may_format_stack`).
 #[test]
 fn errors_on_every_event_do_not_grow_memory() {
-    let Some(lib) = test_plugin() else { return };
+    let lib = test_plugin();
     let (p, events) = instance_with_events(lib, 100);
     let throw = |rounds: u64| {
         let mut last = String::new();
@@ -67,11 +67,17 @@ fn errors_on_every_event_do_not_grow_memory() {
     };
     let first = throw(1);
     assert!(first.contains("(at extract dummy.ts:"), "{first}");
-    throw(2_000);
+    // Warm-up: V8's heap grows to its working size before it collects
+    // (8 MiB over the first 20,000 errors, measured); a leak keeps growing
+    // after that, a heap does not.
+    throw(20_000);
     let before = falco_deno_host::rss_kb();
     let last = throw(20_000);
     let grown = falco_deno_host::rss_kb().saturating_sub(before);
+    eprintln!("errors: 20,000 more errors grew the host by {grown} KiB");
     assert!(last.contains("divisor must not be 0"), "{last}");
+    // Measured on QuickJS-ng: 3,300 KiB (twice the same); the limit leaves
+    // 2.5x of that.
     assert!(
         grown < 8 * 1024,
         "20,000 errors grew the host by {grown} KiB"
@@ -87,7 +93,7 @@ fn errors_on_every_event_do_not_grow_memory() {
 /// that costs must go with the instance.
 #[test]
 fn errors_in_instance_after_instance_do_not_grow_memory() {
-    let Some(lib) = test_plugin() else { return };
+    let lib = test_plugin();
     let cycle = || {
         let (p, events) = instance_with_events(lib, 100);
         for evt in &events {
@@ -97,7 +103,8 @@ fn errors_in_instance_after_instance_do_not_grow_memory() {
         p.destroy();
     };
     // Past the warm-up (glibc's arenas settle over some 30 instances), RSS
-    // stays within a few MiB: 4 KiB per instance over 400 instances here.
+    // stays within a few MiB: 3 KiB per instance over 150 instances measured
+    // on QuickJS-ng (twice the same); the limit leaves 2.7x of that.
     for _ in 0..30 {
         cycle();
     }
@@ -109,7 +116,7 @@ fn errors_in_instance_after_instance_do_not_grow_memory() {
     let per_cycle = falco_deno_host::rss_kb().saturating_sub(before) / cycles;
     eprintln!("errors: {per_cycle} KiB per instance with 100 formatted errors");
     assert!(
-        per_cycle <= 64,
+        per_cycle <= 8,
         "{per_cycle} KiB per instance with 100 formatted errors"
     );
 }

@@ -2,9 +2,10 @@
 
 use crate::logger::Logger;
 use crate::manifest::{self, cstr};
-use crate::plugin::{guard, Plugin};
+use super::{guard, instance, put, rc};
+use crate::instance::Instance;
 use falco_plugin_api::*;
-use std::ffi::{c_char, CStr};
+use std::ffi::c_char;
 
 #[no_mangle]
 pub extern "C" fn plugin_get_required_api_version() -> *const c_char {
@@ -49,64 +50,50 @@ pub unsafe extern "C" fn plugin_get_init_schema(
 }
 
 /// # Safety
-/// `input` and `rc` must be valid pointers, as the ABI requires.
+/// `input` is NULL or a valid init input; `rc` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn plugin_init(
   input: *const ss_plugin_init_input,
-  rc: *mut ss_plugin_rc,
+  rc_out: *mut ss_plugin_rc,
 ) -> *mut ss_plugin_t {
-  let plugin = guard(
-    Plugin::failed("internal error in plugin_init (panic)".into()),
+  let instance = guard(
+    Instance::failed("internal error in plugin_init (panic)".into()),
     || {
       let manifest = match manifest::get() {
         Ok(m) => m,
-        Err(u) => return Plugin::failed(u.reason.clone()),
+        Err(u) => return Instance::failed(u.reason.clone()),
       };
-      let (config, log_fn, owner) = if input.is_null() {
-        (String::new(), None, std::ptr::null_mut())
-      } else {
-        let input = &*input;
-        let config = if input.config.is_null() {
-          String::new()
-        } else {
-          CStr::from_ptr(input.config).to_string_lossy().into_owned()
-        };
-        (config, input.log_fn, input.owner)
+      let (config, log_fn, owner) = match input.as_ref() {
+        None => (String::new(), None, std::ptr::null_mut()),
+        Some(input) => (super::string_arg(input.config), input.log_fn, input.owner),
       };
-      Plugin::start(
+      Instance::start(
         manifest,
         &config,
         Logger::new(log_fn, owner, &manifest.json.name),
       )
     },
   );
-  let ok = plugin.worker.is_some();
-  if !rc.is_null() {
-    *rc = if ok {
-      ss_plugin_rc_SS_PLUGIN_SUCCESS
-    } else {
-      ss_plugin_rc_SS_PLUGIN_FAILURE
-    };
-  }
-  Box::into_raw(Box::new(plugin)) as *mut ss_plugin_t
+  put(rc_out, rc(instance.thread.is_some()));
+  Box::into_raw(Box::new(instance)) as *mut ss_plugin_t
 }
 
 /// # Safety
-/// `s` must come from `plugin_init` and not be used afterwards.
+/// `s` is NULL or came from `plugin_init`, and is not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn plugin_destroy(s: *mut ss_plugin_t) {
   if s.is_null() {
     return;
   }
-  guard((), || drop(Box::from_raw(s as *mut Plugin)));
+  guard((), || drop(Box::from_raw(s as *mut Instance)));
 }
 
 /// # Safety
-/// `s` must come from `plugin_init`.
+/// `s` is NULL or came from `plugin_init`.
 #[no_mangle]
 pub unsafe extern "C" fn plugin_get_last_error(s: *mut ss_plugin_t) -> *const c_char {
-  if s.is_null() {
-    return c"no plugin state".as_ptr();
+  match instance(s) {
+    Some(instance) => instance.last_error_ptr(),
+    None => c"no plugin state (the handle is NULL)".as_ptr(),
   }
-  (*(s as *const Plugin)).last_error_ptr()
 }

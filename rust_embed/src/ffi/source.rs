@@ -1,12 +1,10 @@
 //! Event sourcing: `open`, `next_batch`, `close` and their companions.
-//! `deno task build` hides these exports for a plugin without an event
-//! source, so Falco's loader sees no sourcing capability.
 
+use super::{guard, instance, put, rc, string_arg};
 use crate::manifest::{self, cstr};
-use crate::plugin::{guard, Plugin};
-use crate::worker::{Request, Response};
+use crate::thread::request::{Request, Response};
 use falco_plugin_api::*;
-use std::ffi::{c_char, CStr};
+use std::ffi::c_char;
 
 /// The one capture an instance has open; its address is the handle.
 struct Capture;
@@ -25,29 +23,21 @@ pub extern "C" fn plugin_get_event_source() -> *const c_char {
 }
 
 /// # Safety
-/// Pointers as the ABI requires.
+/// `s` is NULL or from `plugin_init`; `params` NULL or a C string; `rc_out`
+/// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn plugin_open(
   s: *mut ss_plugin_t,
   params: *const c_char,
-  rc: *mut ss_plugin_rc,
+  rc_out: *mut ss_plugin_rc,
 ) -> *mut ss_instance_t {
-  let plugin = &*(s as *const Plugin);
-  let params = if params.is_null() {
-    String::new()
-  } else {
-    CStr::from_ptr(params).to_string_lossy().into_owned()
-  };
-  let ok = guard(false, || {
-    matches!(plugin.call(Request::Open { params }), Response::Done)
+  let ok = instance(s).is_some_and(|instance| {
+    let params = string_arg(params);
+    guard(false, || {
+      matches!(instance.call(Request::Open { params }), Response::Done)
+    })
   });
-  if !rc.is_null() {
-    *rc = if ok {
-      ss_plugin_rc_SS_PLUGIN_SUCCESS
-    } else {
-      ss_plugin_rc_SS_PLUGIN_FAILURE
-    };
-  }
+  put(rc_out, rc(ok));
   if ok {
     Box::into_raw(Box::new(Capture)) as *mut ss_instance_t
   } else {
@@ -56,20 +46,21 @@ pub unsafe extern "C" fn plugin_open(
 }
 
 /// # Safety
-/// Pointers as the ABI requires.
+/// `s` is NULL or from `plugin_init`; `h` NULL or from `plugin_open`.
 #[no_mangle]
 pub unsafe extern "C" fn plugin_close(s: *mut ss_plugin_t, h: *mut ss_instance_t) {
-  let plugin = &*(s as *const Plugin);
-  guard((), || {
-    plugin.call(Request::Close);
-  });
+  if let Some(instance) = instance(s) {
+    guard((), || {
+      instance.call(Request::Close);
+    });
+  }
   if !h.is_null() {
     drop(Box::from_raw(h as *mut Capture));
   }
 }
 
 /// # Safety
-/// Pointers as the ABI requires.
+/// `s` is NULL or from `plugin_init`; `nevts` and `evts` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn plugin_next_batch(
   s: *mut ss_plugin_t,
@@ -77,11 +68,17 @@ pub unsafe extern "C" fn plugin_next_batch(
   nevts: *mut u32,
   evts: *mut *mut *mut ss_plugin_event,
 ) -> ss_plugin_rc {
-  let plugin = &*(s as *const Plugin);
-  *nevts = 0;
+  put(nevts, 0);
+  let Some(instance) = instance(s) else {
+    return ss_plugin_rc_SS_PLUGIN_FAILURE;
+  };
+  if nevts.is_null() || evts.is_null() {
+    instance.set_error("next_batch was given no place for the events".into());
+    return ss_plugin_rc_SS_PLUGIN_FAILURE;
+  }
   let response = guard(
     Response::Failed("internal error in next_batch (panic)".into()),
-    || plugin.call(Request::NextBatch),
+    || instance.call(Request::NextBatch),
   );
   match response {
     Response::Batch { count, events } => {
@@ -92,7 +89,7 @@ pub unsafe extern "C" fn plugin_next_batch(
     Response::Timeout => ss_plugin_rc_SS_PLUGIN_TIMEOUT,
     Response::Eof => ss_plugin_rc_SS_PLUGIN_EOF,
     Response::Failed(e) => {
-      plugin.set_error(e);
+      instance.set_error(e);
       ss_plugin_rc_SS_PLUGIN_FAILURE
     }
     _ => ss_plugin_rc_SS_PLUGIN_FAILURE,
@@ -100,42 +97,43 @@ pub unsafe extern "C" fn plugin_next_batch(
 }
 
 /// # Safety
-/// Pointers as the ABI requires.
+/// `s` is NULL or from `plugin_init`; `progress_pct` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn plugin_get_progress(
   s: *mut ss_plugin_t,
   _h: *mut ss_instance_t,
   progress_pct: *mut u32,
 ) -> *const c_char {
-  let plugin = &*(s as *const Plugin);
+  put(progress_pct, 0);
+  let Some(instance) = instance(s) else {
+    return c"".as_ptr();
+  };
   match guard(Response::Failed("panic".into()), || {
-    plugin.call(Request::Progress)
+    instance.call(Request::Progress)
   }) {
     Response::Progress { pct, text } => {
-      if !progress_pct.is_null() {
-        *progress_pct = pct;
-      }
+      put(progress_pct, pct);
       text
     }
-    _ => {
-      if !progress_pct.is_null() {
-        *progress_pct = 0;
-      }
-      c"".as_ptr()
-    }
+    _ => c"".as_ptr(),
   }
 }
 
 /// # Safety
-/// Pointers as the ABI requires.
+/// `s` is NULL or from `plugin_init`; `evt` NULL or an event input.
 #[no_mangle]
 pub unsafe extern "C" fn plugin_event_to_string(
   s: *mut ss_plugin_t,
   evt: *const ss_plugin_event_input,
 ) -> *const c_char {
-  let plugin = &*(s as *const Plugin);
+  let Some(instance) = instance(s) else {
+    return c"".as_ptr();
+  };
+  if evt.is_null() {
+    return c"".as_ptr();
+  }
   match guard(Response::Failed("panic".into()), || {
-    plugin.call(Request::EventToString { event: evt })
+    instance.call(Request::EventToString { event: evt })
   }) {
     Response::Text(t) => t,
     _ => c"".as_ptr(),
@@ -143,26 +141,22 @@ pub unsafe extern "C" fn plugin_event_to_string(
 }
 
 /// # Safety
-/// Pointers as the ABI requires.
+/// `s` is NULL or from `plugin_init`; `rc_out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn plugin_list_open_params(
   s: *mut ss_plugin_t,
-  rc: *mut ss_plugin_rc,
+  rc_out: *mut ss_plugin_rc,
 ) -> *const c_char {
-  let plugin = &*(s as *const Plugin);
-  let response = guard(Response::Failed("panic".into()), || {
-    plugin.call(Request::ListOpenParams)
-  });
+  let response = match instance(s) {
+    Some(instance) => guard(Response::Failed("panic".into()), || {
+      instance.call(Request::ListOpenParams)
+    }),
+    None => Response::Failed("no plugin state".into()),
+  };
   let (ok, text) = match response {
     Response::Text(t) => (true, t),
     _ => (false, c"".as_ptr()),
   };
-  if !rc.is_null() {
-    *rc = if ok {
-      ss_plugin_rc_SS_PLUGIN_SUCCESS
-    } else {
-      ss_plugin_rc_SS_PLUGIN_FAILURE
-    };
-  }
+  put(rc_out, rc(ok));
   text
 }
