@@ -1684,12 +1684,13 @@ async function nextEvents(
   }
 }
 
-function closeCapture(cap: Capture): void {
+async function closeCapture(cap: Capture): Promise<void> {
   cap.closed = true;
   cap.lines?.close();
   if (cap.webhook) {
     cap.webhook.wake?.();
-    cap.webhook.server.shutdown();
+    // The port is free once the server has shut down (close is awaited).
+    await cap.webhook.server.shutdown();
   }
 }
 
@@ -1786,8 +1787,8 @@ export default definePlugin({
   open: (state, params) => openCapture(state, params),
   nextBatch: (state, cap) => nextEvents(state, cap),
   close: (_state, cap) => closeCapture(cap),
-  decode: (event) => decodeAuditEvent(event.payload, event.text),
-  eventToString: (event) => event.text,
+  decode: (_state, event) => decodeAuditEvent(event.payload, event.text),
+  eventToString: (_state, event) => event.text,
 
   fields: FIELDS.map(([name, list, arg, desc]) => {
     const extract = EXTRACTORS[name];
@@ -1803,9 +1804,9 @@ export default definePlugin({
         ctx.state.fixGoBugs,
       );
     const argDef = arg === KEY
-      ? { arg: { kind: "key" as const, required: true } }
+      ? { key: "required" as const }
       : arg === INDEX
-      ? { arg: { kind: "index" as const } }
+      ? { index: "optional" as const }
       : {};
     return list
       ? {

@@ -1,7 +1,8 @@
 // Run with: deno test -A plugins/k8saudit_test.ts (needs `go` for the oracle)
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildManifest, type HarnessEvent, PluginHarness } from "../mod.ts";
+import { type HarnessEvent, PluginHarness } from "../mod.ts";
+import { buildManifest } from "../runtime/manifest.ts";
 import k8saudit, {
   auditEvents,
   extractField,
@@ -87,8 +88,13 @@ Deno.test("k8saudit covers every field with a value on some fixture", async () =
   assert.deepEqual(missing, []);
 });
 
-async function eventsOf(fixture: string, config = "{}") {
-  const h = await PluginHarness.start(k8saudit, { config });
+/** Reads the fixtures: the harness grants nothing the config does not. */
+const readFixtures = { falco_deno: { allowRead: [FIXTURE_DIR] } };
+
+async function eventsOf(fixture: string, config = {}) {
+  const h = await PluginHarness.start(k8saudit, {
+    config: { ...config, ...readFixtures },
+  });
   await h.open(join(FIXTURE_DIR, fixture));
   const events = await h.collect();
   return { h, events };
@@ -126,14 +132,13 @@ Deno.test("k8saudit matches the values the research note checked in Go", async (
   assert.equal(h.extract(pod, "ka.response.code"), "201");
   const exec = byId(h, events, "id-2");
   assert.equal(h.extract(exec, "ka.uri.param[command]"), "sh");
-  h.destroy();
+  await h.destroy();
 });
 
 Deno.test("k8saudit fixGoBugs corrects the Go plugin's known field bugs", async () => {
-  const { h, events } = await eventsOf(
-    "pods_and_rbac.jsonl",
-    '{"fixGoBugs":true}',
-  );
+  const { h, events } = await eventsOf("pods_and_rbac.jsonl", {
+    fixGoBugs: true,
+  });
   const pod = byId(h, events, "id-1");
   assert.deepEqual(h.extract(pod, "ka.sourceips"), ["10.0.0.1", "172.17.0.2"]);
   assert.deepEqual(h.extract(pod, "ka.sourceips[1]"), ["172.17.0.2"]);
@@ -152,7 +157,7 @@ Deno.test("k8saudit fixGoBugs corrects the Go plugin's known field bugs", async 
     ["docker.io/library/nginx", "localhost:5000/tools/sidecar", "busybox"],
   );
   assert.equal(h.extract(pod, "ka.req.volume.hostpath[/proc*]"), "true");
-  h.destroy();
+  await h.destroy();
 });
 
 Deno.test("k8saudit reads lines over 64 KiB and drops events over maxEventSize", async () => {
@@ -174,7 +179,9 @@ Deno.test("k8saudit reads lines over 64 KiB and drops events over maxEventSize",
       ev("b", "x"),
     ].join("\n") + "\n",
   );
-  const h = await PluginHarness.start(k8saudit, { config: "{}" });
+  const h = await PluginHarness.start(k8saudit, {
+    config: { falco_deno: { allowRead: [dir] } },
+  });
   await h.open(path);
   const events = await h.collect();
   assert.deepEqual(events.map((e) => h.extract(e, "ka.auditid")), [
@@ -186,7 +193,7 @@ Deno.test("k8saudit reads lines over 64 KiB and drops events over maxEventSize",
     (h.extract(events[1], "ka.req.configmap.obj") as string).length,
     200_000 + 11,
   );
-  h.destroy();
+  await h.destroy();
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -203,19 +210,21 @@ Deno.test("k8saudit reads a directory's files oldest first, and refuses other sc
   await Deno.utime(join(dir, "a.log"), 2000, 2000);
   await Deno.utime(join(dir, "b.log"), 1000, 1000);
   await Deno.mkdir(join(dir, "sub"));
-  const h = await PluginHarness.start(k8saudit, { config: "{}" });
+  const h = await PluginHarness.start(k8saudit, {
+    config: { falco_deno: { allowRead: [dir] } },
+  });
   await h.open(` ${dir} `);
   const events = await h.collect();
   assert.deepEqual(events.map((e) => h.extract(e, "ka.auditid")), [
     "first",
     "second",
   ]);
-  h.close();
+  await h.close();
   await assert.rejects(
     async () => await h.open("ftp://x/y"),
     /scheme "ftp" is not supported/,
   );
-  h.destroy();
+  await h.destroy();
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -229,7 +238,9 @@ Deno.test("k8saudit follows a file:// path from its end", async () => {
       stageTimestamp: "2024-05-01T10:00:00Z",
     }) + "\n";
   await Deno.writeTextFile(path, ev("old"));
-  const h = await PluginHarness.start(k8saudit, { config: "{}" });
+  const h = await PluginHarness.start(k8saudit, {
+    config: { falco_deno: { allowRead: [dir] } },
+  });
   await h.open(`file://${path}`);
   const first = h.collect(2);
   await new Promise((r) => setTimeout(r, 300));
@@ -239,14 +250,17 @@ Deno.test("k8saudit follows a file:// path from its end", async () => {
     "new-1",
     "new-2",
   ]);
-  h.destroy();
+  await h.destroy();
   await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("k8saudit serves the audit webhook as the Go plugin", async () => {
   const port = 19765 + Math.floor(Math.random() * 1000);
   const h = await PluginHarness.start(k8saudit, {
-    config: '{"webhookMaxBatchSize":2000}',
+    config: {
+      webhookMaxBatchSize: 2000,
+      falco_deno: { allowNet: [`127.0.0.1:${port}`] },
+    },
   });
   await h.open(`http://127.0.0.1:${port}/k8s-audit`);
   const url = `http://127.0.0.1:${port}/k8s-audit`;
@@ -287,7 +301,7 @@ Deno.test("k8saudit serves the audit webhook as the Go plugin", async () => {
     "w2",
     "w3",
   ]);
-  h.destroy();
+  await h.destroy();
 });
 
 Deno.test("auditEvents drops a whole document it does not recognize, and only bad events otherwise", () => {
@@ -369,10 +383,13 @@ Deno.test("k8saudit has every field the official rules name, with its argument",
     assert.ok(f, `${name} is missing`);
     assert.equal(f.type, "string", name);
     if (arg !== undefined) {
-      assert.ok(f.arg, `${name} takes no argument`);
-      if (f.arg.kind === "index") assert.match(arg, /^[0-9]+$/, name);
+      assert.ok(f.index || f.key, `${name} takes no argument`);
+      if (f.index) assert.match(arg, /^[0-9]+$/, name);
     } else {
-      assert.ok(!f.arg?.required, `${name} needs an argument`);
+      assert.ok(
+        f.index !== "required" && f.key !== "required",
+        `${name} needs an argument`,
+      );
     }
   }
   assert.ok(

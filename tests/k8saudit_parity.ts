@@ -96,7 +96,9 @@ export async function harnessDump(
   fixture: string,
   variants: string[],
 ): Promise<DumpEvent[]> {
-  const h = await PluginHarness.start(k8saudit, { config: "{}" });
+  const h = await PluginHarness.start(k8saudit, {
+    config: { falco_deno: { allowRead: [FIXTURE_DIR] } },
+  });
   try {
     await h.open(join(FIXTURE_DIR, fixture));
     const events = await h.collect();
@@ -111,7 +113,7 @@ export async function harnessDump(
       return { payload: e.text, ts: String(e.ts), fields };
     });
   } finally {
-    h.destroy();
+    await h.destroy();
   }
 }
 
