@@ -16,7 +16,10 @@ export const FIELDS_BEGIN = "<!-- README-PLUGIN-FIELDS -->";
 /** The closing marker of a fields table. */
 export const FIELDS_END = "<!-- /README-PLUGIN-FIELDS -->";
 
-const cell = (text: string) => text.replace(/\s+/g, " ").replace(/\|/g, "\\|");
+// A Markdown cell cannot keep white space at its ends (k8saudit copies a Go
+// description that ends in a space): trimmed here as the reader trims it.
+const cell = (text: string) =>
+  text.replace(/\s+/g, " ").trim().replace(/\|/g, "\\|");
 
 /**
  * The rows of a plugin's fields table: name, type, argument, description.
