@@ -12,7 +12,8 @@
  *    not write: Falco's C loader (Go SDK `pkg/loader`), the
  *    `falco_plugin_runner` host (the shared scenarios, compared with the
  *    harness's results; concurrency, bad input, init/destroy cycles), the
- *    web platform tests, and a smoke run of the bench host.
+ *    web platform tests, k8saudit against the Go plugin's own code and
+ *    under what breaks the Go plugin, and a smoke run of the bench host.
  *
  * The last line is the total: `N passed, N failed, N skipped`; every skip
  * is listed with its reason in the summary above it.
@@ -41,6 +42,8 @@ import {
   goTestCounts,
   type Tally,
 } from "./_tally.ts";
+import { k8sauditParity } from "./k8saudit_parity.ts";
+import { k8sauditRobustness } from "./k8saudit_robustness.ts";
 import { runScenarios, scenarios } from "./scenarios.ts";
 import { SO_PLUGINS } from "./so_plugins.ts";
 
@@ -60,6 +63,28 @@ function record(suite: string, t: Tally, note = "") {
     (t.skipped ? `, ${t.skipped} skipped` : "") + (note ? ` (${note})` : "");
   summary.push(line, ...skips.map((s) => `    skipped: ${s}`));
   console.log(`\n== ${line}\n`);
+}
+
+/**
+ * A suite run in this process whose result is pass and fail counts per
+ * part; a thrown error, or no check at all, is one failed check.
+ */
+async function countedSuite(
+  name: string,
+  f: () => Promise<Record<string, { passed: number; failed: number }>>,
+) {
+  const t: Tally = { passed: 0, failed: 0, skipped: 0 };
+  try {
+    for (const r of Object.values(await f())) {
+      t.passed += r.passed;
+      t.failed += r.failed;
+    }
+    if (t.passed + t.failed === 0) throw new Error("no check ran");
+  } catch (e) {
+    console.log(`${name} failed: ${e instanceof Error ? e.stack : e}`);
+    t.failed++;
+  }
+  record(name, t);
 }
 
 /** Runs a command, streaming its output, and returns the whole output. */
@@ -394,6 +419,22 @@ for (const engine of engines) {
     ["test", "-A", "--quiet", "tests/web/"],
     denoTestCounts,
     { env: { FALCO_DENO_ENGINE: engine } },
+  );
+
+  // The Kubernetes audit plugin through its .so: the Go plugin's events and
+  // values on every fixture, and what stops or crashes the Go plugin.
+  const k8sSo = packed.get("plugins/k8saudit.ts");
+  const needK8sSo = () => {
+    if (!k8sSo) throw new Error("plugins/k8saudit.ts was not packed");
+    return k8sSo;
+  };
+  await countedSuite(
+    `[${engine}] k8saudit: the Go plugin's events and field values (Go oracle)`,
+    () => k8sauditParity(engine, needK8sSo(), { hostBinary }),
+  );
+  await countedSuite(
+    `[${engine}] k8saudit robustness: long lines, large bodies, close under load, https`,
+    () => k8sauditRobustness(engine, needK8sSo(), hostBinary),
   );
 
   // The shared scenarios in falco_plugin_runner, against the harness.
