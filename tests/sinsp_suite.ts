@@ -148,7 +148,11 @@ async function runCases(
       t.failed++;
       log(
         `  FAILED ${c.name}: ${
-          e instanceof CaseFailure ? e.message : e instanceof Error ? e.stack : e
+          e instanceof CaseFailure
+            ? e.message
+            : e instanceof Error
+            ? e.stack
+            : e
         }`,
       );
     }
@@ -208,10 +212,12 @@ export async function runSinspSuites(
   const log = options.log ?? ((l: string) => console.log(l));
   const prefix = `[${engine}] libsinsp`;
   let binary: string;
+  let sinspExample: string;
   let note: string;
   try {
     const host = await ensureSinspHost(log);
     binary = host.binary;
+    sinspExample = host.libsinsp.sinspExample;
     const l = host.libsinsp;
     note = `libsinsp ${l.debianVersion}: ${
       l.cached
@@ -219,7 +225,11 @@ export async function runSinspSuites(
         : "built now"
     }, cold build ${l.coldBuildSeconds} s`;
   } catch (e) {
-    log(`building libsinsp or its host failed: ${e instanceof Error ? e.message : e}`);
+    log(
+      `building libsinsp or its host failed: ${
+        e instanceof Error ? e.message : e
+      }`,
+    );
     record(`${prefix}: build (or reuse) libsinsp and the host`, {
       passed: 0,
       failed: 1,
@@ -232,6 +242,15 @@ export async function runSinspSuites(
     failed: 0,
     skipped: 0,
   }, note);
+
+  await runCases(
+    `${prefix}: libsinsp's own sinsp-example (one plugin, empty open params)`,
+    packed.has(DUMMY)
+      ? [sinspExampleCase(sinspExample, packed.get(DUMMY)!)]
+      : [],
+    record,
+    log,
+  );
 
   const host = async (
     sessions: SinspSessionSpec[],
@@ -327,6 +346,54 @@ export async function runSinspSuites(
       log,
     );
   }
+}
+
+/** `sinsp-example -p "lib.so|config" -f filter -o format`, upstream's own driver. */
+function sinspExampleCase(sinspExample: string, dummy: string): Case {
+  return {
+    name: "sinsp-example with the dummy plugin, a filter and an output format",
+    check: async () => {
+      // sinsp-example 0.20.0 opens the plugin with "": the defaults.
+      const harness = await runScenario({
+        name: "dummy_default_open",
+        plugin: DUMMY,
+        config: '{"jitter":0}',
+        open: "",
+        maxEvents: 1000,
+        fields: ["dummy.value", "dummy.divisible[3]"],
+      });
+      const want = harness.events
+        .filter((e) => BigInt(e.fields["dummy.value"]![0]) > 5n)
+        .map((e) =>
+          `${e.fields["dummy.value"]![0]} ${e.fields["dummy.divisible[3]"]![0]}`
+        );
+      const out = await new Deno.Command(sinspExample, {
+        args: [
+          "-p",
+          `${dummy}|{"jitter":0}`,
+          "-f",
+          "dummy.value > 5",
+          "-o",
+          "%dummy.value %dummy.divisible[3]",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      expect(
+        out.success,
+        `sinsp-example exited with ${out.code}: ${
+          new TextDecoder().decode(out.stderr).slice(-1000)
+        }`,
+      );
+      const lines = text.split("\n").filter((l) => /^\d+ \d+$/.test(l));
+      expectEqual(lines, want, "sinsp-example's output lines");
+      expect(
+        text.includes(`Retrieved events: ${want.length}`),
+        `sinsp-example's count: ${text.slice(-300)}`,
+      );
+    },
+  };
 }
 
 type Host = (
@@ -831,7 +898,8 @@ function faultCases(so: (p: string) => string | undefined, host: Host) {
     '{"falco_deno":{"callbackDeadlineMs":300,"heapLimitMb":32}}';
   return [
     {
-      name: "an extract that throws on every event: no value, the error, every event",
+      name:
+        "an extract that throws on every event: no value, the error, every event",
       check: async () => {
         const [s] = await host([{
           plugins: [{ path: so(DUMMY)!, config: '{"jitter":0}' }],
@@ -852,24 +920,31 @@ function faultCases(so: (p: string) => string | undefined, host: Host) {
         expectEqual(ok.filters.map((f) => f.matched), [0, 10], "filters");
         expect(
           (ok.plugins[0].lastError ?? "").includes("divisor must not be 0"),
-          `libsinsp's get_last_error: ${JSON.stringify(ok.plugins[0].lastError)}`,
+          `libsinsp's get_last_error: ${
+            JSON.stringify(ok.plugins[0].lastError)
+          }`,
         );
       },
     },
     {
-      name: "an extract that loops and one that exhausts its heap: no value, then the plugin works",
+      name:
+        "an extract that loops and one that exhausts its heap: no value, then the plugin works",
       check: async () => {
-        const [s] = await host([{
-          plugins: [{ path: so(SANDBOX_PROBE)!, config: probeConfig }],
-          open: { plugin: "sandbox_probe", params: "" },
-          fields: [
-            "probe.ok",
-            "probe.spin",
-            "probe.run[throw 0]",
-            "probe.grow",
-            "probe.ok",
-          ],
-        }], false, 60_000);
+        const [s] = await host(
+          [{
+            plugins: [{ path: so(SANDBOX_PROBE)!, config: probeConfig }],
+            open: { plugin: "sandbox_probe", params: "" },
+            fields: [
+              "probe.ok",
+              "probe.spin",
+              "probe.run[throw 0]",
+              "probe.grow",
+              "probe.ok",
+            ],
+          }],
+          false,
+          60_000,
+        );
         const ok = okSession(s, "sandbox probe");
         expectEqual(ok.counts.events, 1, "events");
         expectEqual(ok.end, "eof", "end");
@@ -886,7 +961,8 @@ function faultCases(so: (p: string) => string | undefined, host: Host) {
       },
     },
     {
-      name: "a source whose nextBatch rejects: libsinsp gets the failure, the process lives",
+      name:
+        "a source whose nextBatch rejects: libsinsp gets the failure, the process lives",
       check: async () => {
         const sessions = await host([
           {
@@ -917,17 +993,22 @@ function faultCases(so: (p: string) => string | undefined, host: Host) {
       },
     },
     {
-      name: "a throwing extract with a loop and a heap exhaustion beside a healthy plugin in another thread",
+      name:
+        "a throwing extract with a loop and a heap exhaustion beside a healthy plugin in another thread",
       check: async () => {
         const d = scenarios.find((x) => x.name === "dummy_jitter0")!;
-        const [probe, dummy] = await host([
-          {
-            plugins: [{ path: so(SANDBOX_PROBE)!, config: probeConfig }],
-            open: { plugin: "sandbox_probe", params: "" },
-            fields: ["probe.spin", "probe.grow", "probe.ok"],
-          },
-          scenarioSession(d, so(DUMMY)!, "dummy_ts"),
-        ], true, 60_000);
+        const [probe, dummy] = await host(
+          [
+            {
+              plugins: [{ path: so(SANDBOX_PROBE)!, config: probeConfig }],
+              open: { plugin: "sandbox_probe", params: "" },
+              fields: ["probe.spin", "probe.grow", "probe.ok"],
+            },
+            scenarioSession(d, so(DUMMY)!, "dummy_ts"),
+          ],
+          true,
+          60_000,
+        );
         expectEqual(
           okSession(probe, "probe thread").events[0]?.fields,
           { "probe.spin": null, "probe.grow": null, "probe.ok": ["ok"] },

@@ -144,7 +144,9 @@ export async function runSinspBench(
                 s.errors.slice(0, 2).join("; ")
               })`
               : w === "filter" && s.filters[0].matched !== divisibleBy3
-              ? `the filter matched ${s.filters[0].matched}, expected ${divisibleBy3}`
+              ? `the filter matched ${
+                s.filters[0].matched
+              }, expected ${divisibleBy3}`
               : w === "format" && s.counts.outputs !== options.events
               ? `${s.counts.outputs} outputs of ${options.events} events`
               : undefined);
@@ -212,7 +214,11 @@ export async function runSinspBench(
 }
 
 async function must(cmd: string, args: string[]): Promise<string> {
-  const r = await new Deno.Command(cmd, { args, cwd: REPO_ROOT, stderr: "inherit" })
+  const r = await new Deno.Command(cmd, {
+    args,
+    cwd: REPO_ROOT,
+    stderr: "inherit",
+  })
     .output();
   if (!r.success) throw new Error(`Command "${cmd} ${args.join(" ")}" failed`);
   return new TextDecoder().decode(r.stdout);

@@ -92,8 +92,10 @@ async function sha256Hex(text: string): Promise<string> {
     "SHA-256",
     new TextEncoder().encode(text),
   );
-  return Array.from(new Uint8Array(digest), (b) =>
-    b.toString(16).padStart(2, "0")).join("");
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
 }
 
 /**
@@ -145,7 +147,9 @@ async function run(
   );
   if (!status.success) {
     throw new Error(
-      `Command "${cmd.join(" ")}" failed with code ${status.code} (log: "${options.logFile}"): ${
+      `Command "${
+        cmd.join(" ")
+      }" failed with code ${status.code} (log: "${options.logFile}"): ${
         text.slice(-2000)
       }`,
     );
@@ -314,7 +318,9 @@ export async function ensureLibsinsp(
     await Deno.mkdir(dir, { recursive: true });
     const logFile = join(dir, "build.log");
     await Deno.writeTextFile(logFile, "");
-    log(`building libsinsp ${LIBSINSP_VERSION} in "${dir}" (log: "${logFile}")`);
+    log(
+      `building libsinsp ${LIBSINSP_VERSION} in "${dir}" (log: "${logFile}")`,
+    );
     await installMissingDependencies(log, logFile);
     const { source, debianVersion } = await fetchSource(dir, log, logFile);
     const build = join(dir, "build");
@@ -361,6 +367,19 @@ export async function ensureLibsinsp(
   });
 }
 
+/** Libraries libsinsp's static archives need that its .pc files omit. */
+const EXTRA_LINK_LIBRARIES = [
+  "-ljsoncpp",
+  "-lre2",
+  "-ltbb",
+  "-lb64",
+  "-lelf",
+  "-lz",
+  "-lpthread",
+  "-ldl",
+  "-lrt",
+];
+
 /** The host's source files; their hash keys its binary. */
 const HOST_SOURCES = ["host.cpp"];
 const HOST_DIR = join(REPO_ROOT, "tests", "hosts", "sinsp");
@@ -385,6 +404,7 @@ export async function ensureSinspHost(
   for (const f of HOST_SOURCES) {
     sources += await Deno.readTextFile(join(HOST_DIR, f));
   }
+  sources += JSON.stringify(EXTRA_LINK_LIBRARIES);
   const key = (await sha256Hex(sources)).slice(0, 12);
   const dir = join(await libsinspCacheDir(), "host", key);
   const binary = join(dir, "falco-deno-sinsp-host");
@@ -407,11 +427,17 @@ export async function ensureSinspHost(
     "g++",
     "-std=c++17",
     "-O2",
+    // libsinsp's headers change with it (container code), and its .pc
+    // files do not say so.
+    "-DMINIMAL_BUILD",
     "-o",
     temporary,
     ...HOST_SOURCES.map((f) => join(HOST_DIR, f)),
-    ...pkgConfig.trim().split(/\s+/),
-    "-ljsoncpp",
+    // libsinsp 0.20.0's libsinsp.pc names `-l-lprotobuf -l-lgrpc++
+    // -l-labsl_synchronization` even in a minimal build, which uses none of
+    // them: drop those words.
+    ...pkgConfig.trim().split(/\s+/).filter((w) => !w.startsWith("-l-l")),
+    ...EXTRA_LINK_LIBRARIES,
   ], { logFile });
   await Deno.rename(temporary, binary);
   return { binary, libsinsp };
