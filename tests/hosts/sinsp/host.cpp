@@ -63,7 +63,8 @@ Json::Value caps_json(plugin_caps_t caps) {
 }
 
 // The plugin as libsinsp read it (from its symbols and get_* functions).
-Json::Value describe(const std::shared_ptr<sinsp_plugin>& p) {
+// The event codes exist only once the plugin is initialized.
+Json::Value describe(const std::shared_ptr<sinsp_plugin>& p, bool inited) {
 	Json::Value d;
 	d["name"] = p->name();
 	d["version"] = p->plugin_version().as_string();
@@ -77,16 +78,18 @@ Json::Value describe(const std::shared_ptr<sinsp_plugin>& p) {
 		Json::Value sources(Json::arrayValue);
 		for(const auto& s : p->extract_event_sources()) sources.append(s);
 		d["extractEventSources"] = sources;
-		Json::Value codes(Json::arrayValue);
-		for(auto code : p->extract_event_codes()) codes.append(static_cast<int>(code));
-		d["extractEventCodes"] = codes;
-		Json::Value names(Json::arrayValue);
-		std::vector<std::string> sorted;
-		for(const auto& n : libsinsp::events::event_set_to_names(p->extract_event_codes()))
-			sorted.push_back(n);
-		std::sort(sorted.begin(), sorted.end());
-		for(const auto& n : sorted) names.append(n);
-		d["extractEventTypes"] = names;
+		if(inited) {
+			Json::Value codes(Json::arrayValue);
+			for(auto code : p->extract_event_codes()) codes.append(static_cast<int>(code));
+			d["extractEventCodes"] = codes;
+			Json::Value names(Json::arrayValue);
+			std::vector<std::string> sorted;
+			for(const auto& n : libsinsp::events::event_set_to_names(p->extract_event_codes()))
+				sorted.push_back(n);
+			std::sort(sorted.begin(), sorted.end());
+			for(const auto& n : sorted) names.append(n);
+			d["extractEventTypes"] = names;
+		}
 		Json::Value fields(Json::arrayValue);
 		for(const auto& f : p->fields()) fields.append(f.m_name);
 		d["fields"] = fields;
@@ -159,7 +162,8 @@ Json::Value run_session(const Json::Value& spec) {
 		try {
 			auto plugin = inspector.register_plugin(p["path"].asString());
 			std::string err;
-			if(!plugin->init(p["config"].asString(), err)) {
+			bool inited = plugin->init(p["config"].asString(), err);
+			if(!inited) {
 				d["initError"] = err;
 			} else {
 				if(plugin->caps() & CAP_EXTRACTION) {
@@ -167,7 +171,7 @@ Json::Value run_session(const Json::Value& spec) {
 				}
 				loaded.push_back(plugin);
 			}
-			Json::Value described = describe(plugin);
+			Json::Value described = describe(plugin, inited);
 			for(const auto& key : described.getMemberNames()) d[key] = described[key];
 		} catch(const std::exception& e) {
 			d["registerError"] = e.what();
