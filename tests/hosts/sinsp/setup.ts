@@ -61,6 +61,16 @@ export const CMAKE_OPTIONS = [
   `-DFALCOSECURITY_LIBS_VERSION=${LIBSINSP_VERSION}`,
 ];
 
+/**
+ * Debian patches reverted after unpacking:
+ * `libsinsp-added-missing-libraries.patch` links libsinsp with protobuf,
+ * gRPC and abseil for Debian's full build; a minimal build uses none of
+ * them (and its executables would not link without them installed).
+ */
+export const REVERTED_DEBIAN_PATCHES = [
+  "libsinsp-added-missing-libraries.patch",
+];
+
 /** A libsinsp build ready to use. */
 export interface Libsinsp {
   /** Install prefix (`include/`, `lib/`, `lib/pkgconfig/libsinsp.pc`). */
@@ -111,7 +121,9 @@ async function sha256Hex(text: string): Promise<string> {
  * ```
  */
 export async function libsinspCacheDir(): Promise<string> {
-  const key = (await sha256Hex(JSON.stringify(CMAKE_OPTIONS))).slice(0, 12);
+  const key = (await sha256Hex(
+    JSON.stringify([CMAKE_OPTIONS, REVERTED_DEBIAN_PATCHES]),
+  )).slice(0, 12);
   return join(cacheDir(), "libsinsp", LIBSINSP_VERSION, key);
 }
 
@@ -255,6 +267,15 @@ async function fetchSource(
   await Deno.remove(source, { recursive: true }).catch(() => {});
   // dpkg-source applies Debian's patches (build fixes, PR 2337).
   await run(["dpkg-source", "-x", dsc, source], { cwd: download, logFile });
+  for (const patch of REVERTED_DEBIAN_PATCHES) {
+    await run([
+      "patch",
+      "-R",
+      "-p1",
+      "-i",
+      join(source, "debian", "patches", patch),
+    ], { cwd: source, logFile });
+  }
   return { source, debianVersion: m[1] };
 }
 
@@ -355,6 +376,7 @@ export async function ensureLibsinsp(
       version: LIBSINSP_VERSION,
       debianVersion,
       cmakeOptions: CMAKE_OPTIONS,
+      revertedDebianPatches: REVERTED_DEBIAN_PATCHES,
       coldBuildSeconds: Math.round((performance.now() - started) / 100) / 10,
       builtAt: new Date().toISOString(),
     };
@@ -433,10 +455,7 @@ export async function ensureSinspHost(
     "-o",
     temporary,
     ...HOST_SOURCES.map((f) => join(HOST_DIR, f)),
-    // libsinsp 0.20.0's libsinsp.pc names `-l-lprotobuf -l-lgrpc++
-    // -l-labsl_synchronization` even in a minimal build, which uses none of
-    // them: drop those words.
-    ...pkgConfig.trim().split(/\s+/).filter((w) => !w.startsWith("-l-l")),
+    ...pkgConfig.trim().split(/\s+/),
     ...EXTRA_LINK_LIBRARIES,
   ], { logFile });
   await Deno.rename(temporary, binary);
