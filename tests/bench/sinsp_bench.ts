@@ -77,6 +77,39 @@ export const SINSP_BENCH_FORMAT =
 
 type Workload = "filter" | "format";
 
+/**
+ * The libsinsp contenders of `tests/bench/bench.ts`'s dummy contenders:
+ * the plugin name libsinsp opens follows from the contender's name
+ * (`ts-*`: `dummy_ts`, `go-sdk*`: `dummy`, `native`: `native_dummy`).
+ *
+ * @param contenders bench.ts's dummy contenders (those without `lib` are left out).
+ * @returns The same plugins, named for libsinsp.
+ *
+ * @example
+ * ```ts
+ * import { sinspContendersOf } from "./sinsp_bench.ts";
+ * const [c] = sinspContendersOf([{ name: "go-sdk", lib: "/x/libdummy.so" }]);
+ * console.assert(c.plugin === "dummy");
+ * ```
+ */
+export function sinspContendersOf(
+  contenders: { name: string; lib?: string; env?: Record<string, string> }[],
+): SinspBenchContender[] {
+  const plugin = (name: string) =>
+    name.startsWith("ts-")
+      ? "dummy_ts"
+      : name.startsWith("go-sdk")
+      ? "dummy"
+      : name === "native"
+      ? "native_dummy"
+      : undefined;
+  return contenders.flatMap((c) =>
+    c.lib && plugin(c.name)
+      ? [{ name: c.name, lib: c.lib, plugin: plugin(c.name)!, env: c.env }]
+      : []
+  );
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -250,21 +283,13 @@ if (import.meta.main) {
     "tests/hosts/build_go_plugins.sh",
     "dummy",
   ])).trim().split("\n").pop()!;
-  const contenders: SinspBenchContender[] = [];
-  for (const engine of ["v8", "quickjs"] as const) {
-    const lib = values[`ts-${engine}`];
-    if (lib) contenders.push({ name: `ts-${engine}`, lib, plugin: "dummy_ts" });
-  }
-  contenders.push(
-    { name: "go-sdk", lib: goDummy, plugin: "dummy" },
-    {
-      name: "go-sdk-gomaxprocs1",
-      lib: goDummy,
-      plugin: "dummy",
-      env: { GOMAXPROCS: "1" },
-    },
-    { name: "native", lib: native, plugin: "native_dummy" },
-  );
+  const contenders = sinspContendersOf([
+    { name: "ts-v8", lib: values["ts-v8"] },
+    { name: "ts-quickjs", lib: values["ts-quickjs"] },
+    { name: "go-sdk", lib: goDummy },
+    { name: "go-sdk-gomaxprocs1", lib: goDummy, env: { GOMAXPROCS: "1" } },
+    { name: "native", lib: native },
+  ]);
   const report = await runSinspBench(contenders, {
     runs: Number(values.runs),
     events: Number(values.events),
