@@ -123,6 +123,8 @@ Json::Value canonical(const Json::Value& v) {
 
 struct field_probe {
 	std::string name;
+	// the plugin that owns the field, to read its last error
+	std::shared_ptr<sinsp_plugin> owner;
 	std::unique_ptr<sinsp_evt_formatter> json;
 	std::unique_ptr<sinsp_evt_formatter> text;
 };
@@ -162,7 +164,14 @@ Json::Value run_session(const Json::Value& spec) {
 		try {
 			auto plugin = inspector.register_plugin(p["path"].asString());
 			std::string err;
-			bool inited = plugin->init(p["config"].asString(), err);
+			bool inited = false;
+			try {
+				inited = plugin->init(p["config"].asString(), err);
+			} catch(const std::exception& e) {
+				// libsinsp validates the config against the plugin's schema
+				// and throws when it does not conform
+				err = e.what();
+			}
 			if(!inited) {
 				d["initError"] = err;
 			} else {
@@ -213,6 +222,12 @@ Json::Value run_session(const Json::Value& spec) {
 		} catch(const std::exception& e) {
 			errors.append("field \"" + probe.name + "\": " + e.what());
 			continue;
+		}
+		std::string base = probe.name.substr(0, probe.name.find('['));
+		for(const auto& p : loaded) {
+			if(!(p->caps() & CAP_EXTRACTION)) continue;
+			for(const auto& f : p->fields())
+				if(f.m_name == base) probe.owner = p;
 		}
 		probes.push_back(std::move(probe));
 	}
@@ -316,17 +331,24 @@ Json::Value run_session(const Json::Value& spec) {
 			}
 			Json::Value fields(Json::objectValue);
 			Json::Value texts(Json::objectValue);
+			Json::Value extract_errors(Json::objectValue);
 			for(auto& probe : probes) {
 				std::string rendered;
 				probe.json->tostring(evt, rendered);
 				Json::Value parsed;
 				std::istringstream(rendered) >> parsed;
 				fields[probe.name] = canonical(parsed[probe.name]);
+				// No value: libsinsp swallows a failed extraction; the
+				// plugin's get_last_error says whether it failed.
+				if(fields[probe.name].isNull() && probe.owner) {
+					extract_errors[probe.name] = probe.owner->get_last_error();
+				}
 				probe.text->tostring(evt, rendered);
 				texts[probe.name] = rendered;
 			}
 			e["fields"] = fields;
 			e["text"] = texts;
+			if(!extract_errors.empty()) e["lastErrors"] = extract_errors;
 			e["matches"] = matches;
 			if(output_formatter) e["output"] = output;
 			event_list.append(e);

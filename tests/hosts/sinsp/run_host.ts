@@ -65,6 +65,11 @@ export interface SinspEvent {
   fields: Record<string, string[] | null>;
   /** Each field through libsinsp's text formatter (`<NA>` without value). */
   text: Record<string, string>;
+  /**
+   * For each field without a value: the owning plugin's `get_last_error`
+   * right after (libsinsp swallows a failed extraction).
+   */
+  lastErrors?: Record<string, string>;
   /** Whether each filter matched, in spec order. */
   matches: boolean[];
   /** The output format's result. */

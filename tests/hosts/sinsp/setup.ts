@@ -389,6 +389,9 @@ export async function ensureLibsinsp(
   });
 }
 
+/** Words of libscap.pc naming archives the build does not produce. */
+const ABSENT_PC_LIBRARIES = ["-lscap_savefile_converter"];
+
 /** Libraries libsinsp's static archives need that its .pc files omit. */
 const EXTRA_LINK_LIBRARIES = [
   "-ljsoncpp",
@@ -426,7 +429,7 @@ export async function ensureSinspHost(
   for (const f of HOST_SOURCES) {
     sources += await Deno.readTextFile(join(HOST_DIR, f));
   }
-  sources += JSON.stringify(EXTRA_LINK_LIBRARIES);
+  sources += JSON.stringify([EXTRA_LINK_LIBRARIES, ABSENT_PC_LIBRARIES]);
   const key = (await sha256Hex(sources)).slice(0, 12);
   const dir = join(await libsinspCacheDir(), "host", key);
   const binary = join(dir, "falco-deno-sinsp-host");
@@ -455,7 +458,12 @@ export async function ensureSinspHost(
     "-o",
     temporary,
     ...HOST_SOURCES.map((f) => join(HOST_DIR, f)),
-    ...pkgConfig.trim().split(/\s+/),
+    // The driver's headers (`driver/ppm_api_version.h`, included by
+    // libscap's) are not installed without the bundled driver.
+    `-I${join(await libsinspCacheDir(), "src")}`,
+    ...pkgConfig.trim().split(/\s+/).filter((w) =>
+      !ABSENT_PC_LIBRARIES.includes(w)
+    ),
     ...EXTRA_LINK_LIBRARIES,
   ], { logFile });
   await Deno.rename(temporary, binary);
