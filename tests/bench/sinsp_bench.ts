@@ -170,7 +170,9 @@ export async function runSinspBench(
             }],
           }, { env: c.env, timeoutMs: 600_000 });
           const s = r.sessions[0];
-          const problem = s.fatal ?? s.openError ?? s.formatError ??
+          const refused = s.plugins[0]?.registerError ??
+            s.plugins[0]?.initError;
+          const problem = s.fatal ?? refused ?? s.openError ?? s.formatError ??
             s.filters[0]?.error ??
             (s.counts.events !== options.events
               ? `read ${s.counts.events} of ${options.events} events (${s.end}; ${
