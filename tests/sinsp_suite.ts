@@ -70,6 +70,7 @@ const DUMMY = "plugins/dummy.ts";
 const DUMMY_EXTRACT = "plugins/dummy_extract.ts";
 const SHOWCASE = "plugins/showcase.ts";
 const SANDBOX_PROBE = "tests/fixtures/sandbox_probe.ts";
+const JSONL = "plugins/jsonl.ts";
 
 /** The event type of plugin events (`PPME_PLUGINEVENT_E`). */
 const PLUGIN_EVENT_CODE = 322;
@@ -324,6 +325,15 @@ export async function runSinspSuites(
     log,
   );
 
+  if (so(JSONL)) {
+    await runCases(
+      `${prefix}: jsonl reads a file through libsinsp (JSON pointers as key arguments)`,
+      [jsonlCase(so(JSONL)!, host)],
+      record,
+      log,
+    );
+  }
+
   const filterNeeds = [DUMMY, DUMMY_EXTRACT, SHOWCASE];
   if (missing(filterNeeds).length) {
     for (
@@ -384,6 +394,76 @@ export async function runSinspSuites(
       log,
     );
   }
+}
+
+/**
+ * jsonl on a file of its own: the operator's grant in the init config, the
+ * path as open params, fields with JSON pointer keys (`/`, `~1`, `~0`),
+ * a line that is not JSON (skipped), a filter on a key argument.
+ */
+function jsonlCase(jsonl: string, host: Host): Case {
+  return {
+    name: "jsonl events and fields equal the harness's",
+    check: async () => {
+      const dir = await Deno.makeTempDir({ prefix: "fdeno-sinsp-jsonl-" });
+      const path = join(dir, "events.jsonl");
+      const lines = [
+        '{"user":{"name":"alice","roles":["admin","dev"]},"verb":"get","n":3}',
+        "not json",
+        '{"a/b":{"m~n":true},"verb":"list","user":{"name":"bob"}}',
+        '{"verb":"get","user":"carol"}',
+        '{"user":{"name":"dan","roles":[]},"verb":"delete","n":-1.5}',
+      ];
+      await Deno.writeTextFile(path, lines.join("\n") + "\n");
+      const fields = [
+        "json.value[/user/name]",
+        "json.value[/user/roles/1]",
+        "json.value[/user/roles]",
+        "json.value[/verb]",
+        "json.value[/n]",
+        "json.value[/a~1b/m~0n]",
+        "json.value[/missing]",
+        "json.obj",
+      ];
+      const config = JSON.stringify({
+        follow: false,
+        falco_deno: { allowRead: [path] },
+      });
+      try {
+        const scenario: Scenario = {
+          name: "jsonl_file",
+          plugin: JSONL,
+          config,
+          open: path,
+          maxEvents: 100,
+          fields,
+        };
+        const [s] = await host([{
+          ...scenarioSession(scenario, jsonl, "jsonl"),
+          filters: ["json.value[/verb] = get", "json.value[/user/name] exists"],
+        }]);
+        const ok = okSession(s, "jsonl");
+        const expected = await runScenario(scenario);
+        const documents = lines.filter((l) => l.startsWith("{")).length;
+        expectEqual(ok.counts.events, documents, "events (one per document)");
+        compareWithHarness(ok.events, expected, fields, "jsonl");
+        const verbs = expected.events.map((e) => e.fields["json.value[/verb]"]);
+        const names = expected.events.map((e) =>
+          e.fields["json.value[/user/name]"]
+        );
+        expectEqual(
+          ok.filters.map((f) => f.matched),
+          [
+            verbs.filter((v) => v?.[0] === "get").length,
+            names.filter((v) => v !== null).length,
+          ],
+          "filter counts",
+        );
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  };
 }
 
 /** `sinsp-example -p "lib.so|config" -f filter -o format`, upstream's own driver. */
