@@ -88,6 +88,8 @@ function canonicalJson(value: unknown): string {
   );
 }
 
+let hostOnce: ReturnType<typeof ensureSinspHost> | undefined;
+
 /** Names of the list fields of every plugin the suites use. */
 const listFields = new Set<string>();
 /**
@@ -246,7 +248,9 @@ export async function runSinspSuites(
   let sinspExample: string;
   let note: string;
   try {
-    const host = await ensureSinspHost(log);
+    // Once per process: a failed build is not retried for the next engine.
+    hostOnce ??= ensureSinspHost(log);
+    const host = await hostOnce;
     binary = host.binary;
     sinspExample = host.libsinsp.sinspExample;
     const l = host.libsinsp;
