@@ -1042,8 +1042,15 @@ function crossEngineCases(dummy: string, showcase: string, host: Host) {
 function faultCases(so: (p: string) => string | undefined, host: Host) {
   const probeConfig =
     '{"falco_deno":{"callbackDeadlineMs":300,"heapLimitMb":32}}';
-  const probeSession = (fields: string[]): SinspSessionSpec => ({
-    plugins: [{ path: so(SANDBOX_PROBE)!, config: probeConfig }],
+  // The heap limit, not the deadline, must stop the allocation (V8 takes
+  // more than 300 ms to fill 32 MiB).
+  const heapConfig =
+    '{"falco_deno":{"callbackDeadlineMs":30000,"heapLimitMb":32}}';
+  const probeSession = (
+    fields: string[],
+    config = probeConfig,
+  ): SinspSessionSpec => ({
+    plugins: [{ path: so(SANDBOX_PROBE)!, config }],
     open: { plugin: "sandbox_probe", params: "" },
     fields,
     maxFailures: 2,
@@ -1125,7 +1132,7 @@ function faultCases(so: (p: string) => string | undefined, host: Host) {
       check: async () => {
         const [s, fresh] = await host(
           [
-            probeSession(["probe.grow", "probe.ok"]),
+            probeSession(["probe.grow", "probe.ok"], heapConfig),
             // A fresh inspector in the same process.
             probeSession(["probe.ok"]),
           ],
