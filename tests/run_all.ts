@@ -46,6 +46,7 @@ import { k8sauditParity } from "./k8saudit_parity.ts";
 import { k8sauditRobustness } from "./k8saudit_robustness.ts";
 import { runScenarios, scenarios } from "./scenarios.ts";
 import { SO_PLUGINS } from "./so_plugins.ts";
+import { runSinspSuites } from "./sinsp_suite.ts";
 
 const total: Tally = { passed: 0, failed: 0, skipped: 0 };
 const summary: string[] = [];
@@ -325,6 +326,7 @@ if (!archive) {
 }
 
 const expected = await runScenarios();
+const packedByEngine = new Map<Engine, Map<string, string>>();
 
 for (const engine of engines) {
   const outDir = join(cache, "test-plugins", engine);
@@ -408,6 +410,14 @@ for (const engine of engines) {
       env: { FALCO_DENO_PLUGINS: `@${specFile}` },
     },
   );
+
+  // libsinsp itself: Falco's plugin framework loads, drives, filters and
+  // formats the .so files (tests/sinsp_suite.ts).
+  packedByEngine.set(engine, packed);
+  const other = [...packedByEngine].find(([e]) => e !== engine);
+  await runSinspSuites(engine, packed, record, {
+    otherEngine: other && { engine: other[0], packed: other[1] },
+  });
 
   if (!hostsReady) continue;
 

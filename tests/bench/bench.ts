@@ -6,7 +6,7 @@
  *   deno run -A tests/bench/bench.ts --quick     # smoke: 1 run, 3000 events (seconds)
  *   options: --runs N --events N (sourced per run) --extract-events N (events
  *   extracted per run) --max-seconds S (cap per timed loop) --json-rounds N
- *   --out FILE --no-ts --skip-json --skip-k8s --skip-webhook --engines v8,quickjs
+ *   --out FILE --no-ts --skip-json --skip-k8s --skip-webhook --skip-sinsp --engines v8,quickjs
  *   --k8s-events N (events in the audit file) --webhook-requests N
  *   --concurrency C (webhook clients, default 8)
  *   --ts-quickjs PATH / --ts-v8 PATH / --ts-json-quickjs PATH / --ts-json-v8 PATH
@@ -43,6 +43,7 @@
 import { parseArgs } from "node:util";
 import { findV8Archive } from "../../runtime/engines.ts";
 import { writeAuditFile } from "./gen_k8s_audit.ts";
+import { runSinspBench, sinspContendersOf } from "./sinsp_bench.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -56,6 +57,7 @@ const args = parseArgs({
     "skip-json": { type: "boolean", default: false },
     "skip-k8s": { type: "boolean", default: false },
     "skip-webhook": { type: "boolean", default: false },
+    "skip-sinsp": { type: "boolean", default: false },
     "k8s-events": { type: "string" },
     "webhook-requests": { type: "string" },
     concurrency: { type: "string" },
@@ -481,6 +483,13 @@ function summ(
   }
   return out;
 }
+const sinspWorkload = args.values["skip-sinsp"]
+  ? null
+  : await runSinspBench(sinspContendersOf(contenders), {
+    runs: RUNS,
+    events: EVENTS,
+    log,
+  });
 const results = contenders.map((c) => {
   const s = summ(samples[c.name]);
   if (s) return { name: c.name, ...s, runs: samples[c.name].length };
@@ -573,6 +582,7 @@ const ratios = {
   ),
   events_go_over_native: ratio(goEv, native?.events_per_s),
   extracts_go_over_native: ratio(goEx, native?.extracts_per_s),
+  ...sinspWorkload?.ratios,
 };
 const cpus = navigator.hardwareConcurrency;
 const doc = {
@@ -587,6 +597,7 @@ const doc = {
   engines,
   handoff_call: "plugin_get_progress on an open instance (median ns per call)",
   results,
+  sinsp_workload: sinspWorkload,
   json_workload: {
     payloads: JSON_EVENTS,
     payload_bytes_avg: Math.round(
