@@ -700,6 +700,7 @@ for (const engine of engines) {
         v8: "Cannot read properties of null (reading 'x')",
       },
       "wasm.add": { quickjs: "5", v8: "5" },
+      "wasm.simd": { quickjs: "refused: CompileError", v8: "1" },
       "lang.bigint": {
         quickjs: "18446744073709551616",
         v8: "18446744073709551616",
