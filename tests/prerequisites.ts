@@ -11,6 +11,8 @@
  * @module
  */
 
+import { BUILD_DEPENDENCIES as SINSP_BUILD_DEPENDENCIES } from "./hosts/sinsp/setup.ts";
+
 /** The README's two commands. */
 export type Task = "demo" | "test";
 
@@ -131,6 +133,13 @@ export const REQUIREMENTS: readonly Requirement[] = [
     tasks: ["test"],
     present: (p) => p.has("bc"),
     apt: ["bc"],
+  },
+  {
+    name: "libsinsp's build dependencies",
+    why: "builds Falco's plugin framework (libsinsp 0.20.0) for its suites",
+    tasks: ["test"],
+    present: (p) => p.succeeds("dpkg", ["-s", ...SINSP_BUILD_DEPENDENCIES]),
+    apt: SINSP_BUILD_DEPENDENCIES,
   },
   {
     name: "Rust nightly toolchain",

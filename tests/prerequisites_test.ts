@@ -26,8 +26,9 @@ function machineWith(commands: string[], files: string[] = []): Probe {
     exists: (p) => files.includes(p),
     succeeds: (c, args) =>
       Promise.resolve(
-        c === "rustup" && args.includes("nightly") &&
-          commands.includes("rustup+nightly"),
+        (c === "rustup" && args.includes("nightly") &&
+          commands.includes("rustup+nightly")) ||
+          (c === "dpkg" && commands.includes("libsinsp-deps")),
       ),
   };
 }
@@ -47,6 +48,7 @@ const EVERYTHING = [
   "unshare",
   "bc",
   "rustup+nightly",
+  "libsinsp-deps",
   "cargo-fuzz",
 ];
 
