@@ -93,7 +93,12 @@ impl<Req, Resp> Handoff<Req, Resp> {
     unsafe { *self.request.get() = Some(request) };
     self.state.store(REQUESTED, Ordering::SeqCst);
     if self.worker_sleeping.load(Ordering::SeqCst) {
-      if let Some(waker) = self.worker_waker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+      if let Some(waker) = self
+        .worker_waker
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+      {
         waker.wake_by_ref();
       }
     }
@@ -144,13 +149,21 @@ impl<Req, Resp> Handoff<Req, Resp> {
   /// (the first reason given is kept). Wakes a parked caller.
   pub fn close(&self, because: String) {
     {
-      let mut why = self.closed_because.lock().unwrap_or_else(|e| e.into_inner());
+      let mut why = self
+        .closed_because
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
       if why.is_empty() {
         *why = because;
       }
     }
     self.closed.store(true, Ordering::SeqCst);
-    if let Some(thread) = self.caller_thread.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+    if let Some(thread) = self
+      .caller_thread
+      .lock()
+      .unwrap_or_else(|e| e.into_inner())
+      .as_ref()
+    {
       thread.unpark();
     }
   }
@@ -160,7 +173,10 @@ impl<Req, Resp> Handoff<Req, Resp> {
     if !self.closed.load(Ordering::SeqCst) {
       return None;
     }
-    let why = self.closed_because.lock().unwrap_or_else(|e| e.into_inner());
+    let why = self
+      .closed_because
+      .lock()
+      .unwrap_or_else(|e| e.into_inner());
     Some(Closed(why.clone()))
   }
 
@@ -184,7 +200,12 @@ impl<Req, Resp> Handoff<Req, Resp> {
     unsafe { *self.response.get() = Some(response) };
     self.state.store(ANSWERED, Ordering::SeqCst);
     if self.caller_parked.load(Ordering::SeqCst) {
-      if let Some(thread) = self.caller_thread.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+      if let Some(thread) = self
+        .caller_thread
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+      {
         thread.unpark();
       }
     }
@@ -254,7 +275,11 @@ mod tests {
       })
     };
     assert_eq!(h.call(1, &|_| true), Err(Closed("the worker ended".into())));
-    assert_eq!(h.call(2, &|_| true), Err(Closed("the worker ended".into())), "and every later one");
+    assert_eq!(
+      h.call(2, &|_| true),
+      Err(Closed("the worker ended".into())),
+      "and every later one"
+    );
     worker.join().unwrap();
   }
 
@@ -262,7 +287,9 @@ mod tests {
   fn a_caller_that_gives_up_closes_the_handoff() {
     let h: Handoff<u64, u64> = Handoff::default();
     let started = Instant::now();
-    let outcome = h.call(1, &|now| now.duration_since(started) < Duration::from_millis(30));
+    let outcome = h.call(1, &|now| {
+      now.duration_since(started) < Duration::from_millis(30)
+    });
     assert!(outcome.is_err());
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(h.closed().is_some());

@@ -43,7 +43,11 @@ impl Instance {
   }
 
   /// Starts the instance thread and calls the script's `init`.
-  pub fn start(manifest: &'static Manifest, config: &str, logger: crate::logger::Logger) -> Instance {
+  pub fn start(
+    manifest: &'static Manifest,
+    config: &str,
+    logger: crate::logger::Logger,
+  ) -> Instance {
     let (config, options) = match split_config(config) {
       Ok(v) => v,
       Err(e) => return Instance::failed(format!("{}: {e}", manifest.json.name)),

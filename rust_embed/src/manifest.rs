@@ -87,18 +87,23 @@ pub fn field_type(name: &str) -> Option<u32> {
 }
 
 fn field_type_name(ftype: u32) -> String {
-  ["uint64", "string", "bool", "reltime", "abstime", "ipaddr", "ipnet"]
-    .into_iter()
-    .find(|n| field_type(n) == Some(ftype))
-    .map(String::from)
-    .unwrap_or_else(|| format!("unknown type {ftype}"))
+  [
+    "uint64", "string", "bool", "reltime", "abstime", "ipaddr", "ipnet",
+  ]
+  .into_iter()
+  .find(|n| field_type(n) == Some(ftype))
+  .map(String::from)
+  .unwrap_or_else(|| format!("unknown type {ftype}"))
 }
 
 impl Manifest {
   /// Checks one `extract_fields` request against the declared fields: a
   /// host that asks for another type or list flag than declared would read
   /// the answer as something it is not.
-  pub fn check_request(&self, request: &falco_plugin_api::ss_plugin_extract_field) -> Result<(), String> {
+  pub fn check_request(
+    &self,
+    request: &falco_plugin_api::ss_plugin_extract_field,
+  ) -> Result<(), String> {
     let id = request.field_id;
     let Some(field) = self.declared.get(id as usize) else {
       return Err(format!(
@@ -109,7 +114,11 @@ impl Manifest {
     let asked_list = request.flist != 0;
     if request.ftype != field.ftype || asked_list != field.is_list {
       let shape = |ftype: u32, list: bool| {
-        format!("{}{}", field_type_name(ftype), if list { " list" } else { "" })
+        format!(
+          "{}{}",
+          field_type_name(ftype),
+          if list { " list" } else { "" }
+        )
       };
       return Err(format!(
         "extract_fields asked for \"{}\" as {}, but it is declared as {}",
@@ -249,8 +258,8 @@ fn declared_fields(fields: &str) -> Result<Vec<DeclaredField>, String> {
   if fields.is_empty() {
     return Ok(Vec::new());
   }
-  let parsed: Vec<Field> =
-    serde_json::from_str(fields).map_err(|e| format!("the manifest's fields are malformed: {e}"))?;
+  let parsed: Vec<Field> = serde_json::from_str(fields)
+    .map_err(|e| format!("the manifest's fields are malformed: {e}"))?;
   parsed
     .into_iter()
     .map(|f| {
@@ -294,17 +303,29 @@ mod tests {
     let m = manifest(
       r#"[{"name":"t.n","type":"uint64"},{"name":"t.tags","type":"string","isList":true}]"#,
     );
-    assert!(m.check_request(&request(0, ss_plugin_field_type_FTYPE_UINT64, false)).is_ok());
-    assert!(m.check_request(&request(1, ss_plugin_field_type_FTYPE_STRING, true)).is_ok());
+    assert!(m
+      .check_request(&request(0, ss_plugin_field_type_FTYPE_UINT64, false))
+      .is_ok());
+    assert!(m
+      .check_request(&request(1, ss_plugin_field_type_FTYPE_STRING, true))
+      .is_ok());
     let e = m
       .check_request(&request(0, ss_plugin_field_type_FTYPE_STRING, false))
       .unwrap_err();
-    assert_eq!(e, r#"extract_fields asked for "t.n" as string, but it is declared as uint64"#);
+    assert_eq!(
+      e,
+      r#"extract_fields asked for "t.n" as string, but it is declared as uint64"#
+    );
     let e = m
       .check_request(&request(1, ss_plugin_field_type_FTYPE_STRING, false))
       .unwrap_err();
-    assert!(e.contains("as string, but it is declared as string list"), "{e}");
-    let e = m.check_request(&request(2, ss_plugin_field_type_FTYPE_UINT64, false)).unwrap_err();
+    assert!(
+      e.contains("as string, but it is declared as string list"),
+      "{e}"
+    );
+    let e = m
+      .check_request(&request(2, ss_plugin_field_type_FTYPE_UINT64, false))
+      .unwrap_err();
     assert!(e.contains("field id 2, but the plugin has 2 fields"), "{e}");
   }
 }

@@ -57,7 +57,10 @@ pub unsafe fn event_at<'a>(evt: *const u8) -> Option<&'a [u8]> {
 /// another type, an error when a plugin event's parameters do not fit.
 pub fn plugin_payload(event: &[u8]) -> Result<Option<(u32, &[u8])>, String> {
   let Some(header) = Header::parse(event) else {
-    return Err(format!("the event is too short ({} bytes) for its header", event.len()));
+    return Err(format!(
+      "the event is too short ({} bytes) for its header",
+      event.len()
+    ));
   };
   let nparams = header.nparams as usize;
   if header.event_type != PLUGIN_EVENT_TYPE || nparams < 2 {
@@ -70,8 +73,11 @@ pub fn plugin_payload(event: &[u8]) -> Result<Option<(u32, &[u8])>, String> {
     .filter(|&end| end <= len)
     .ok_or_else(|| format!("the event is too short ({len} bytes) for {nparams} parameters"))?;
   let param_len = |i: usize| {
-    u32::from_le_bytes(event[HEADER_LEN + 4 * i..HEADER_LEN + 4 * i + 4].try_into().unwrap())
-      as usize
+    u32::from_le_bytes(
+      event[HEADER_LEN + 4 * i..HEADER_LEN + 4 * i + 4]
+        .try_into()
+        .unwrap(),
+    ) as usize
   };
   let (id_len, payload_len) = (param_len(0), param_len(1));
   if id_len != 4 || lens_end + 4 + payload_len > len {

@@ -1,9 +1,9 @@
 //! The symbols every plugin exports: identity, init, destroy, errors, schema.
 
-use crate::logger::Logger;
-use crate::manifest::{self, cstr};
 use super::{guard, instance, put, rc};
 use crate::instance::Instance;
+use crate::logger::Logger;
+use crate::manifest::{self, cstr};
 use falco_plugin_api::*;
 use std::ffi::c_char;
 

@@ -47,8 +47,8 @@ pub unsafe fn write_event(
   event: &ss_plugin_event_input,
   requests: usize,
 ) -> Result<usize, String> {
-  let whole =
-    scap::event_at(event.evt as *const u8).ok_or("the host passed no event, or one shorter than its header")?;
+  let whole = scap::event_at(event.evt as *const u8)
+    .ok_or("the host passed no event, or one shorter than its header")?;
   let header = scap::Header::parse(whole).expect("event_at checked the length");
   let (plugin_id, payload) = scap::plugin_payload(whole)?.unwrap_or((0, &[]));
   let payload_at = bridge::INPUT_HEADER_SIZE + requests * bridge::REQUEST_SIZE;
@@ -143,19 +143,22 @@ pub unsafe fn collect_values(
         .ok_or("the extracted values run past the output buffer")?;
       at += len;
       let fixed = |width: usize| {
-        (len == width)
-          .then_some(value)
-          .ok_or_else(|| format!("field id {} expected {width} bytes, got {len}", req.field_id))
+        (len == width).then_some(value).ok_or_else(|| {
+          format!(
+            "field id {} expected {width} bytes, got {len}",
+            req.field_id
+          )
+        })
       };
       match req.ftype {
         ss_plugin_field_type_FTYPE_UINT64
         | ss_plugin_field_type_FTYPE_RELTIME
-        | ss_plugin_field_type_FTYPE_ABSTIME => {
-          store.u64s.push(u64::from_le_bytes(fixed(8)?.try_into().unwrap()))
-        }
-        ss_plugin_field_type_FTYPE_BOOL => {
-          store.u32s.push(u32::from_le_bytes(fixed(4)?.try_into().unwrap()))
-        }
+        | ss_plugin_field_type_FTYPE_ABSTIME => store
+          .u64s
+          .push(u64::from_le_bytes(fixed(8)?.try_into().unwrap())),
+        ss_plugin_field_type_FTYPE_BOOL => store
+          .u32s
+          .push(u32::from_le_bytes(fixed(4)?.try_into().unwrap())),
         ss_plugin_field_type_FTYPE_STRING => {
           let start = store.bytes.len();
           store.bytes.extend_from_slice(value);
@@ -177,9 +180,12 @@ pub unsafe fn collect_values(
       ss_plugin_field_type_FTYPE_BOOL => req.res.u32_ = store.u32s.as_mut_ptr(),
       ss_plugin_field_type_FTYPE_STRING => {
         let base = store.bytes.as_ptr();
-        store
-          .strings
-          .extend(store.spans.iter().map(|&(s, _)| base.add(s) as *const c_char));
+        store.strings.extend(
+          store
+            .spans
+            .iter()
+            .map(|&(s, _)| base.add(s) as *const c_char),
+        );
         req.res.str_ = store.strings.as_mut_ptr();
       }
       _ => {
@@ -210,7 +216,9 @@ pub fn batch_offsets(batch: &[u8], count: usize) -> Result<(Vec<usize>, usize), 
       .ok_or_else(|| format!("event {i} of the batch lies outside the batch buffer"))?;
     let len = header.len as usize;
     if len < scap::PLUGIN_EVENT_MIN_LEN || at + len > batch.len() {
-      return Err(format!("event {i} of the batch has an invalid length {len}"));
+      return Err(format!(
+        "event {i} of the batch has an invalid length {len}"
+      ));
     }
     offsets.push(at);
     at += len;

@@ -150,7 +150,10 @@ impl Script {
         bridge::RESERVED_CONFIG_KEY
       )),
       Response::Metrics(report) => {
-        self.log_error(&format!("metrics failed: {} {what} and was stopped", self.callback));
+        self.log_error(&format!(
+          "metrics failed: {} {what} and was stopped",
+          self.callback
+        ));
         Response::Metrics(report)
       }
       // The script had already returned when the stop came: its answer
@@ -199,7 +202,9 @@ impl Script {
     args: &[Arg],
   ) -> Result<Result<Returned, CallError>, Abandoned> {
     self.enter(Activity::Call(self.callback))?;
-    let returned = self.bridge.call(&mut self.runtime, pick(&self.bridge), args);
+    let returned = self
+      .bridge
+      .call(&mut self.runtime, pick(&self.bridge), args);
     if let Some(reason) = self.leave()? {
       self.stopped.get_or_insert(reason);
     }
@@ -263,17 +268,19 @@ impl Script {
       Err(e) => return Ok(Response::Failed(e.describe())),
     };
     let limit = deadline_of(Activity::Call(self.callback), self.callback_deadline);
-    Ok(match self.wait_for(&promise, Instant::now() + limit).await? {
-      PromiseOutcome::Fulfilled => Response::Done,
-      PromiseOutcome::Pending => Response::Failed(format!(
-        "{}: {} did not settle within its deadline of {} ms",
-        self.name,
-        self.callback,
-        limit.as_millis()
-      )),
-      PromiseOutcome::Rejected(e) => Response::Failed(bridge::describe_js_error(&e)),
-      PromiseOutcome::RejectedWith(text) => Response::Failed(text),
-    })
+    Ok(
+      match self.wait_for(&promise, Instant::now() + limit).await? {
+        PromiseOutcome::Fulfilled => Response::Done,
+        PromiseOutcome::Pending => Response::Failed(format!(
+          "{}: {} did not settle within its deadline of {} ms",
+          self.name,
+          self.callback,
+          limit.as_millis()
+        )),
+        PromiseOutcome::Rejected(e) => Response::Failed(bridge::describe_js_error(&e)),
+        PromiseOutcome::RejectedWith(text) => Response::Failed(text),
+      },
+    )
   }
 
   async fn next_batch(&mut self) -> Result<Response, Abandoned> {
@@ -442,7 +449,9 @@ impl Script {
       let input = self.bridge.input.bytes_mut();
       let max = marshal::max_requests(input.len());
       if n > max {
-        return Ok(Err(format!("{n} fields in one call exceed the limit of {max}")));
+        return Ok(Err(format!(
+          "{n} fields in one call exceed the limit of {max}"
+        )));
       }
       let written = marshal::write_event(input, event, n)
         .and_then(|at| marshal::write_requests(input, at, requests));
@@ -516,7 +525,10 @@ impl Script {
       self.log_error(&format!("metrics failed: {e}"));
       Vec::new()
     });
-    Ok(Response::Metrics(crate::metrics::Report { heap_used, script }))
+    Ok(Response::Metrics(crate::metrics::Report {
+      heap_used,
+      script,
+    }))
   }
 
   /// Bytes of JavaScript heap in use. QuickJS-ng's v8x layer leaves

@@ -109,7 +109,9 @@ impl Watchdog {
   pub fn stop_for_heap(&self) {
     let mut state = self.lock();
     if let Some(run) = state.run.as_mut() {
-      run.stopped.get_or_insert((StopReason::HeapLimit, Instant::now()));
+      run
+        .stopped
+        .get_or_insert((StopReason::HeapLimit, Instant::now()));
       if let Some(isolate) = self.isolate.get() {
         isolate.terminate_execution();
       }
@@ -159,14 +161,20 @@ mod tests {
     w.enter(Activity::Call("extract"), Duration::ZERO).unwrap();
     assert_eq!(w.leave().unwrap(), None);
     assert_eq!(w.check(Instant::now() + GRACE * 2, GRACE), Verdict::Wait);
-    w.enter(Activity::EventLoop, Duration::from_secs(60)).unwrap();
-    assert_eq!(w.leave().unwrap(), None, "no stop left over for the next run");
+    w.enter(Activity::EventLoop, Duration::from_secs(60))
+      .unwrap();
+    assert_eq!(
+      w.leave().unwrap(),
+      None,
+      "no stop left over for the next run"
+    );
   }
 
   #[test]
   fn an_overdue_run_is_stopped_then_given_up_on() {
     let w = Watchdog::default();
-    w.enter(Activity::Call("nextBatch"), Duration::ZERO).unwrap();
+    w.enter(Activity::Call("nextBatch"), Duration::ZERO)
+      .unwrap();
     let now = Instant::now();
     assert_eq!(w.check(now, GRACE), Verdict::Wait, "first the stop");
     assert_eq!(w.check(now + GRACE / 2, GRACE), Verdict::Wait);
@@ -181,7 +189,8 @@ mod tests {
   #[test]
   fn a_stopped_run_that_ends_reports_why() {
     let w = Watchdog::default();
-    w.enter(Activity::Call("init"), Duration::from_secs(60)).unwrap();
+    w.enter(Activity::Call("init"), Duration::from_secs(60))
+      .unwrap();
     w.stop_for_heap();
     assert_eq!(w.leave().unwrap(), Some(StopReason::HeapLimit));
     w.enter(Activity::Call("open"), Duration::ZERO).unwrap();
@@ -193,7 +202,8 @@ mod tests {
   fn a_heap_stop_outside_javascript_is_ignored() {
     let w = Watchdog::default();
     w.stop_for_heap();
-    w.enter(Activity::EventLoop, Duration::from_secs(60)).unwrap();
+    w.enter(Activity::EventLoop, Duration::from_secs(60))
+      .unwrap();
     assert_eq!(w.leave().unwrap(), None);
   }
 }

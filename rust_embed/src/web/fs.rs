@@ -86,8 +86,8 @@ fn open_granted(
     .open(&checked)
     .map_err(|e| io_error(e, what, path))?;
   let fd = file.as_raw_fd();
-  let opened = std::fs::read_link(format!("/proc/self/fd/{fd}"))
-    .map_err(|e| io_error(e, what, path))?;
+  let opened =
+    std::fs::read_link(format!("/proc/self/fd/{fd}")).map_err(|e| io_error(e, what, path))?;
   check_resolved(state, &opened, path, api)?;
   // SAFETY: `fd` is ours and open.
   unsafe {
