@@ -41,7 +41,17 @@ fn queue() -> Result<&'static Mutex<Sender<Job>>, String> {
 /// Process-wide engine set-up, on the spawning thread, before any instance.
 fn start_engine() {
   #[cfg(feature = "v8")]
-  deno_core::JsRuntime::init_platform(None);
+  {
+    // V8 15.0's mid-tier compiler (Maglev) deoptimised the bridge's
+    // `extract` over and over when extractors return both small integers
+    // and heap values (613 "Smi" deopts in 200 k events of the dummy's 3
+    // fields, with its background threads compiling throughout and taking
+    // cores from the plugin): 0.3 M extractions/s with it, 0.8-1.2 M
+    // without, and TurboFan still optimises. These flags are this
+    // library's own V8 copy, not Falco's.
+    deno_core::v8::V8::set_flags_from_string("--no-maglev");
+    deno_core::JsRuntime::init_platform(None);
+  }
 }
 
 /// Spawns an instance thread named `name` with `stack_size` bytes of stack,
