@@ -51,6 +51,13 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
     rx.recv_timeout(limit).ok()
 }
 
+fn field_id(p: &RawPlugin, name: &str) -> u32 {
+    p.fields()
+        .iter()
+        .position(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no field {name}")) as u32
+}
+
 fn metric(p: &RawPlugin, name: &str) -> f64 {
     let metrics = p.get_metrics().expect("plugin_get_metrics");
     let m = metrics
@@ -203,11 +210,7 @@ fn the_embed_changes_no_environment_variable() {
 #[test]
 fn a_request_of_another_type_than_declared_fails_naming_both() {
     let p = init(probe(), "{}");
-    let ok_id = p
-        .fields()
-        .iter()
-        .position(|f| f.name == "harden.ok")
-        .unwrap() as u32;
+    let ok_id = field_id(&p, "harden.ok");
     for (ftype, flist, asked) in [(8, 0, "uint64"), (9, 1, "string list")] {
         let mut req: api::ss_plugin_extract_field = unsafe { std::mem::zeroed() };
         req.field_id = ok_id;
@@ -292,11 +295,7 @@ fn null_handles_are_errors_not_crashes() {
 #[test]
 fn an_older_hosts_extract_input_is_not_read_past_its_end() {
     let p = init(probe(), "{}");
-    let ok_id = p
-        .fields()
-        .iter()
-        .position(|f| f.name == "harden.ok")
-        .unwrap() as u32;
+    let ok_id = field_id(&p, "harden.ok");
     const OLD_LEN: usize = 32; // owner, get_owner_last_error, num_fields, fields
     unsafe {
         let page = 4096;
