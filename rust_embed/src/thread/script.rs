@@ -141,7 +141,7 @@ impl Script {
   }
 
   fn stopped_response(&mut self, reason: StopReason, response: Response) -> Response {
-    let what = self.count_stop(reason);
+    let what = self.count_stop(reason, Activity::Call(self.callback));
     match response {
       Response::Failed(_) => Response::Failed(format!(
         "{}: {} {what} and was stopped (set \"{}\" in the init config to change the limit)",
@@ -162,8 +162,8 @@ impl Script {
     }
   }
 
-  /// Counts a stop; says what was exceeded.
-  fn count_stop(&mut self, reason: StopReason) -> String {
+  /// Counts a stop of a run of `activity`; says what was exceeded.
+  fn count_stop(&mut self, reason: StopReason, activity: Activity) -> String {
     match reason {
       StopReason::HeapLimit => {
         Counters::add(&self.counters.heap_limit_hits, 1);
@@ -173,7 +173,7 @@ impl Script {
         Counters::add(&self.counters.deadline_hits, 1);
         format!(
           "exceeded its deadline of {} ms",
-          deadline_of(Activity::Call(self.callback), self.callback_deadline).as_millis()
+          deadline_of(activity, self.callback_deadline).as_millis()
         )
       }
     }
@@ -376,9 +376,7 @@ impl Script {
       .poll_event_loop(cx, PollEventLoopOptions::default());
     match self.leave()? {
       Some(reason) => {
-        let saved = std::mem::replace(&mut self.callback, "async code in the event loop");
-        let what = self.count_stop(reason);
-        self.callback = saved;
+        let what = self.count_stop(reason, Activity::EventLoop);
         Counters::add(&self.counters.errors, 1);
         self.log_error(&format!(
           "async code in the event loop (timers, I/O callbacks, promises) {what} and was stopped"
