@@ -158,6 +158,10 @@ impl<Req, Resp> Handoff<Req, Resp> {
       }
     }
     self.closed.store(true, Ordering::SeqCst);
+    self.unpark_caller();
+  }
+
+  fn unpark_caller(&self) {
     if let Some(thread) = self
       .caller_thread
       .lock()
@@ -200,14 +204,7 @@ impl<Req, Resp> Handoff<Req, Resp> {
     unsafe { *self.response.get() = Some(response) };
     self.state.store(ANSWERED, Ordering::SeqCst);
     if self.caller_parked.load(Ordering::SeqCst) {
-      if let Some(thread) = self
-        .caller_thread
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-      {
-        thread.unpark();
-      }
+      self.unpark_caller();
     }
   }
 
