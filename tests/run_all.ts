@@ -44,7 +44,7 @@ import {
 } from "./_tally.ts";
 import { k8sauditParity } from "./k8saudit_parity.ts";
 import { k8sauditRobustness } from "./k8saudit_robustness.ts";
-import { runScenarios, scenarios } from "./scenarios.ts";
+import { canonicalJson, runScenarios, scenarios } from "./scenarios.ts";
 import { SO_PLUGINS } from "./so_plugins.ts";
 import { runSinspSuites } from "./sinsp_suite.ts";
 
@@ -166,19 +166,6 @@ async function testFiles(dirs: string[], skip: string[]): Promise<string[]> {
   };
   for (const dir of dirs) await walk(dir);
   return found.sort();
-}
-
-/** JSON with object keys sorted, so key order does not matter. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_k, v) =>
-      v && typeof v === "object" && !Array.isArray(v)
-        ? Object.fromEntries(
-          Object.entries(v).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
-        )
-        : v,
-  );
 }
 
 async function step(name: string, f: () => Promise<void>): Promise<boolean> {

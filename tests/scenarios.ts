@@ -189,3 +189,25 @@ if (import.meta.main) {
     await Deno.stdout.write(new TextEncoder().encode(text));
   }
 }
+
+/**
+ * JSON with object keys sorted, so key order does not matter: how scenario
+ * results from different hosts are compared.
+ *
+ * @example
+ * ```ts
+ * import { canonicalJson } from "./scenarios.ts";
+ * console.assert(canonicalJson({ b: 1, a: 2 }) === canonicalJson({ a: 2, b: 1 }));
+ * ```
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_k, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(
+          Object.entries(v).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
+        )
+        : v,
+  );
+}

@@ -38,6 +38,7 @@ import {
   type SinspSessionSpec,
 } from "./hosts/sinsp/run_host.ts";
 import {
+  canonicalJson,
   runScenario,
   type Scenario,
   type ScenarioResult,
@@ -74,19 +75,6 @@ const JSONL = "plugins/jsonl.ts";
 
 /** The event type of plugin events (`PPME_PLUGINEVENT_E`). */
 const PLUGIN_EVENT_CODE = 322;
-
-/** JSON with object keys sorted, so key order does not matter. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_k, v) =>
-      v && typeof v === "object" && !Array.isArray(v)
-        ? Object.fromEntries(
-          Object.entries(v).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
-        )
-        : v,
-  );
-}
 
 let hostOnce: ReturnType<typeof ensureSinspHost> | undefined;
 
