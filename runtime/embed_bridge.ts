@@ -65,6 +65,19 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 }
 
 /**
+ * A buffer the embed shares with the bridge, of `size` bytes. Made
+ * resizable (to its own size, so it never moves): V8 then maps fresh pages
+ * that the OS zeroes when first touched, where a plain `ArrayBuffer` is
+ * zeroed whole at once. Three 4 MiB buffers cost about 10 ms of every
+ * `plugin_init` that way (measured: 23 against 13.5 ms per init/destroy
+ * cycle of the dummy), and their memory stays unused until an event needs
+ * it.
+ */
+function sharedBuffer(size: number): ArrayBuffer {
+  return new ArrayBuffer(size, { maxByteLength: size });
+}
+
+/**
  * Creates a {@linkcode Bridge} over a plugin: the object the embed calls.
  *
  * @example Driving a plugin by hand
@@ -99,9 +112,9 @@ export function createBridge(
   const name = d.name;
   const pluginId = d.id ?? 0;
 
-  const batch = new ArrayBuffer(options.batchSize ?? BATCH_BUFFER_SIZE);
-  const input = new ArrayBuffer(options.inputSize ?? INPUT_BUFFER_SIZE);
-  const output = new ArrayBuffer(options.outputSize ?? OUTPUT_BUFFER_SIZE);
+  const batch = sharedBuffer(options.batchSize ?? BATCH_BUFFER_SIZE);
+  const input = sharedBuffer(options.inputSize ?? INPUT_BUFFER_SIZE);
+  const output = sharedBuffer(options.outputSize ?? OUTPUT_BUFFER_SIZE);
   const batchBytes = new Uint8Array(batch), batchView = new DataView(batch);
   const inBytes = new Uint8Array(input), inView = new DataView(input);
   const outBytes = new Uint8Array(output), outView = new DataView(output);

@@ -173,6 +173,8 @@ export async function genericLibrary(
   }
   const env: Record<string, string> = {
     CARGO_TARGET_DIR: join(cacheDir(), `target-${engine}`),
+    // Ties the startup snapshot to this very build (`snapshot.rs`).
+    FALCO_DENO_BUILD_KEY: hash,
   };
   if (engine === "v8") {
     const archive = findV8Archive();
@@ -194,6 +196,8 @@ export async function genericLibrary(
       "--features",
       engine,
       "--lib",
+      // V8's startup snapshot is taken by a binary of the same build.
+      ...(engine === "v8" ? ["--bin", SNAPSHOT_BIN] : []),
     ],
     cwd: join(REPO_ROOT, "rust_embed"),
     env,
@@ -214,6 +218,12 @@ export async function genericLibrary(
     tmp,
   );
   await stripSymbols(tmp);
+  if (engine === "v8") {
+    await appendSnapshot(
+      join(env.CARGO_TARGET_DIR, "release", SNAPSHOT_BIN),
+      tmp,
+    );
+  }
   await Deno.rename(tmp, cached);
   log(
     `built the generic ${engine} library in ${
@@ -221,6 +231,34 @@ export async function genericLibrary(
     } s`,
   );
   return cached;
+}
+
+/** The binary that takes V8's startup snapshot (`rust_embed/src/bin`). */
+const SNAPSHOT_BIN = "falco_deno_snapshot";
+
+/**
+ * Takes the startup snapshot with `maker` and appends it, with its trailer,
+ * to the library at `library` (`rust_embed/src/snapshot.rs`).
+ */
+async function appendSnapshot(maker: string, library: string): Promise<void> {
+  const blob = `${library}.snapshot`;
+  const { success, stderr } = await new Deno.Command(maker, {
+    args: [blob],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!success) {
+    throw new Error(
+      `taking the V8 startup snapshot failed: ${
+        new TextDecoder().decode(stderr)
+      }`,
+    );
+  }
+  try {
+    await Deno.writeFile(library, await Deno.readFile(blob), { append: true });
+  } finally {
+    await Deno.remove(blob);
+  }
 }
 
 /**

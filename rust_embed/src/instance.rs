@@ -57,6 +57,7 @@ impl Instance {
       plugin_name: manifest.json.name.clone(),
       bundle: &manifest.bundle,
       source_map: &manifest.json.source_map,
+      snapshot: manifest.snapshot,
       logger,
       batch_deadline: Duration::from_millis(options.batch_deadline_ms),
       callback_deadline: Duration::from_millis(options.callback_deadline_ms),

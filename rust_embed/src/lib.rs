@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod ops;
 pub mod prefetch;
 pub mod scap;
+pub mod snapshot;
 pub mod source_map;
 pub mod spawner;
 pub mod thread;

@@ -61,6 +61,8 @@ pub struct Manifest {
   pub required_api_version: CString,
   /// Type and list flag of each field, by field id.
   pub declared: Vec<DeclaredField>,
+  /// The startup snapshot found before the bundle ([`crate::snapshot`]).
+  pub snapshot: Option<&'static [u8]>,
 }
 
 /// What a field is declared as in `get_fields`.
@@ -220,7 +222,36 @@ fn load() -> Result<Manifest, String> {
     String::from_utf8(bundle).map_err(|_| "the plugin bundle is not UTF-8".to_string())?;
   let json: ManifestJson = serde_json::from_slice(&manifest)
     .map_err(|e| format!("the plugin manifest is malformed: {e}"))?;
-  from_json(json, bundle)
+  let mut loaded = from_json(json, bundle)?;
+  loaded.snapshot =
+    read_snapshot(&mut file, start).map_err(|e| format!("\"{}\": {e}", path.display()))?;
+  Ok(loaded)
+}
+
+/// The startup snapshot section that ends at `end`, if any; read once per
+/// process and kept for its life, as deno_core borrows from it.
+fn read_snapshot(file: &mut std::fs::File, end: u64) -> Result<Option<&'static [u8]>, String> {
+  let tail_len = crate::snapshot::TRAILER_LEN as u64;
+  let Some(tail_start) = end.checked_sub(tail_len) else {
+    return Ok(None);
+  };
+  let mut tail = [0u8; crate::snapshot::TRAILER_LEN];
+  file
+    .seek(SeekFrom::Start(tail_start))
+    .and_then(|_| file.read_exact(&mut tail))
+    .map_err(|e| e.to_string())?;
+  let Some(len) = crate::snapshot::blob_len(&tail, crate::snapshot::build_key().as_ref())? else {
+    return Ok(None);
+  };
+  let start = tail_start
+    .checked_sub(len)
+    .ok_or("the startup snapshot section is corrupt")?;
+  let mut blob = vec![0u8; len as usize];
+  file
+    .seek(SeekFrom::Start(start))
+    .and_then(|_| file.read_exact(&mut blob))
+    .map_err(|e| e.to_string())?;
+  Ok(Some(Box::leak(blob.into_boxed_slice())))
 }
 
 /// Builds the C strings of a manifest.
@@ -242,6 +273,7 @@ pub fn from_json(json: ManifestJson, bundle: String) -> Result<Manifest, String>
     required_api_version: c("requiredApiVersion", &json.required_api_version)?,
     json,
     bundle,
+    snapshot: None,
   })
 }
 

@@ -6,9 +6,11 @@
 //! - [`request`]: the calls and answers;
 //! - [`serve`]: the thread's loop;
 //! - [`script`]: the runtime and bridge on that thread;
+//! - [`code_cache`]: the bundle's compiled code, shared by the instances;
 //! - [`marshal`]: events and values between host memory and the bridge;
 //! - [`watchdog`], [`heap_guard`]: how a runaway script is stopped.
 
+pub mod code_cache;
 pub mod heap_guard;
 pub mod marshal;
 pub mod request;
@@ -42,6 +44,8 @@ pub struct ThreadSetup {
   pub bundle: &'static str,
   /// The bundle's source map (JSON text, may be empty).
   pub source_map: &'static str,
+  /// The startup snapshot the runtime starts from (V8 only).
+  pub snapshot: Option<&'static [u8]>,
   pub logger: Logger,
   pub batch_deadline: Duration,
   pub callback_deadline: Duration,

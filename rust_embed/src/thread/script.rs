@@ -6,6 +6,7 @@
 //! host call's bridge call, each poll of the event loop while a promise is
 //! awaited, and each poll between calls.
 
+use super::code_cache::{run_bundle, CompiledBundle};
 use super::heap_guard;
 use super::marshal::{self, FieldValues};
 use super::request::{Request, Response};
@@ -40,6 +41,8 @@ pub fn deadline_of(activity: Activity, callback_deadline: Duration) -> Duration 
 pub struct Script {
   bridge: Bridge,
   pending_batch: Option<v8::Global<v8::Promise>>,
+  /// The bundle's script until its code is kept, after `init`.
+  compiled: Option<CompiledBundle>,
   runtime: JsRuntime,
   watchdog: Arc<Watchdog>,
   counters: Arc<Counters>,
@@ -71,9 +74,16 @@ impl Script {
       extensions: crate::web::extensions(setup.logger, &setup.grants)
         .map_err(|e| format!("{}: {e}", setup.plugin_name))?,
       create_params: Some(v8::CreateParams::default().heap_limits(0, setup.heap_limit)),
+      startup_snapshot: setup.snapshot,
+      // The blob's ops stay slow calls until the first lazily loaded
+      // extension script (deno_core upgrades them then); binding every op
+      // anew would take most of the start-up. The bridge calls no op on
+      // its hot paths.
+      skip_op_registration: setup.snapshot.is_some(),
       ..Default::default()
     })
     .map_err(|e| format!("cannot create the JavaScript runtime: {e}"))?;
+    crate::web::seal(&mut runtime)?;
     watchdog.watch(runtime.v8_isolate().thread_safe_handle());
     heap_guard::install(&mut runtime, &watchdog);
     let load = Activity::Call("load");
@@ -81,31 +91,35 @@ impl Script {
     watchdog
       .enter(load, deadline_of(load, setup.callback_deadline))
       .map_err(|_| abandoned())?;
-    let loaded = runtime.execute_script(name, setup.bundle.to_string());
+    let loaded = run_bundle(&mut runtime, &name, setup.bundle);
     let stopped = watchdog.leave().map_err(|_| abandoned())?;
-    if let Err(e) = loaded {
-      return Err(match stopped {
-        Some(StopReason::HeapLimit) => format!(
-          "{}: loading the plugin exceeded the heap limit of {} MiB and was stopped",
-          setup.plugin_name,
-          setup.heap_limit >> 20
-        ),
-        Some(StopReason::Deadline) => format!(
-          "{}: loading the plugin exceeded its deadline of {} ms and was stopped",
-          setup.plugin_name,
-          deadline_of(load, setup.callback_deadline).as_millis()
-        ),
-        None => format!(
-          "{}: loading the plugin failed: {}",
-          setup.plugin_name,
-          bridge::describe_js_error(&e)
-        ),
-      });
-    }
+    let compiled = match loaded {
+      Ok(compiled) => compiled,
+      Err(e) => {
+        return Err(match stopped {
+          Some(StopReason::HeapLimit) => format!(
+            "{}: loading the plugin exceeded the heap limit of {} MiB and was stopped",
+            setup.plugin_name,
+            setup.heap_limit >> 20
+          ),
+          Some(StopReason::Deadline) => format!(
+            "{}: loading the plugin exceeded its deadline of {} ms and was stopped",
+            setup.plugin_name,
+            deadline_of(load, setup.callback_deadline).as_millis()
+          ),
+          None => format!(
+            "{}: loading the plugin failed: {}",
+            setup.plugin_name,
+            bridge::describe_js_error(&e)
+          ),
+        })
+      }
+    };
     let bridge = Bridge::install(&mut runtime)?;
     Ok(Script {
       bridge,
       pending_batch: None,
+      compiled: Some(compiled),
       runtime,
       watchdog,
       counters: setup.counters,
@@ -219,7 +233,13 @@ impl Script {
 
   async fn dispatch(&mut self, request: Request) -> Result<Response, Abandoned> {
     Ok(match request {
-      Request::Init { config } => self.lifecycle(|b| &b.init, &[Arg::Str(&config)]).await?,
+      Request::Init { config } => {
+        let response = self.lifecycle(|b| &b.init, &[Arg::Str(&config)]).await?;
+        if let (Response::Done, Some(compiled)) = (&response, self.compiled.take()) {
+          compiled.keep(&mut self.runtime);
+        }
+        response
+      }
       Request::Open { params } => {
         self.pending_batch = None;
         self.lifecycle(|b| &b.open, &[Arg::Str(&params)]).await?

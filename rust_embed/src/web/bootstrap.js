@@ -816,9 +816,7 @@
     value: true,
   });
 
-  delete globalThis.__bootstrap;
-  // Plugin code must not reach deno_core's raw ops: some abort the process
-  // when called with bad arguments (a Rust panic inside an op cannot unwind
-  // into the engine). Everything above captured what it needs.
-  delete Deno.core;
+  // `Deno.core` and `__bootstrap` stay until `seal.js`: on V8 this script
+  // runs when the startup snapshot is taken, and deno_core reads
+  // `Deno.core` again when it starts a runtime from the snapshot.
 })();

@@ -93,6 +93,18 @@ pub fn extensions(logger: Logger, grants: &Grants) -> Result<Vec<Extension>, Str
   Ok(extensions)
 }
 
+/// Takes deno_core's internals out of the plugin's reach (`seal.js`): run
+/// on every new runtime, before the bundle.
+///
+/// # Errors
+/// When the script throws (a broken build).
+pub fn seal(runtime: &mut deno_core::JsRuntime) -> Result<(), String> {
+  runtime
+    .execute_script("ext:falco_web/seal.js", include_str!("seal.js"))
+    .map(drop)
+    .map_err(|e| format!("cannot seal the runtime: {e}"))
+}
+
 /// The embedded scripts by path, shared by every instance.
 fn embedded() -> &'static HashMap<&'static str, Arc<str>> {
   static TABLE: OnceLock<HashMap<&'static str, Arc<str>>> = OnceLock::new();
