@@ -56,6 +56,25 @@ Deno.test("dummy starts from the start param and stops at maxEvents", async () =
   assert.deepEqual(await h.collect(), []);
 });
 
+Deno.test("dummy values past 2^53 stay exact", async () => {
+  const h = await PluginHarness.start(dummy, { config: { jitter: 0 } });
+  await h.open('{"start": 9007199254740989, "maxEvents": 4}');
+  const events = await h.collect();
+  assert.deepEqual(
+    events.map((e) => [
+      h.extract(e, "dummy.value"),
+      h.extract(e, "dummy.divisible[2]"),
+      h.extract(e, "dummy.divisible[5]"),
+    ]),
+    [
+      [9007199254740990n, 1n, 1n],
+      [9007199254740991n, 0n, 0n],
+      [9007199254740992n, 1n, 0n],
+      [9007199254740993n, 0n, 0n],
+    ],
+  );
+});
+
 Deno.test("dummy manifest matches the Go plugin's fields", async () => {
   const h = await PluginHarness.start(dummy);
   assert.deepEqual(JSON.parse(h.manifest.fields), [

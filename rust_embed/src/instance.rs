@@ -108,6 +108,16 @@ impl Instance {
     }
     let started = Instant::now();
     let response = thread.call(request);
+    if let (Some(prefetch), Response::Batch { count, events }) = (&self.prefetch, &response) {
+      // SAFETY: the batch stays valid until the next call that may change
+      // state, and every such call makes the prefetch forget it first.
+      unsafe {
+        prefetch
+          .lock()
+          .unwrap_or_else(|e| e.into_inner())
+          .set_batch(*events, *count)
+      };
+    }
     let failed = matches!(response, Response::Failed(_));
     if counted && (report || !failed) {
       self.count_call(started, extract);
@@ -147,6 +157,7 @@ impl Instance {
         event,
         fields: fields.as_mut_ptr(),
         num_fields: fields.len() as u32,
+        ahead: &mut [][..],
       });
     };
     let started = Instant::now();
@@ -169,6 +180,7 @@ impl Instance {
         event,
         fields: requests.as_mut_ptr(),
         num_fields: requests.len() as u32,
+        ahead: prefetch.ahead_mut(),
       };
       let response = self.call_reporting(request, report);
       if let Response::Done = response {
@@ -181,6 +193,7 @@ impl Instance {
         // A guessed field may be what failed: ask again for what the host
         // asked, and report only that.
         let mut asked_only = fields.to_vec();
+        prefetch.drop_ahead();
         hop(&mut asked_only, true, &mut prefetch, fields)
       }
       other => other,

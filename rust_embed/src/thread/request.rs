@@ -21,6 +21,9 @@ pub enum Request {
     event: *const ss_plugin_event_input,
     fields: *mut ss_plugin_extract_field,
     num_fields: u32,
+    /// Events of the batch to extract too ([`crate::prefetch`]); may be
+    /// empty.
+    ahead: *mut [crate::prefetch::AheadEvent],
   },
   EventToString {
     event: *const ss_plugin_event_input,

@@ -57,6 +57,8 @@ pub struct Script {
   batch_copy: Vec<u8>,
   batch_events: Vec<*mut ss_plugin_event>,
   fields: Vec<FieldValues>,
+  /// The values of the events extracted ahead, one set per event.
+  ahead_fields: Vec<Vec<FieldValues>>,
   event_text: CString,
   progress_text: CString,
   open_params: CString,
@@ -132,6 +134,7 @@ impl Script {
       batch_copy: Vec::new(),
       batch_events: Vec::new(),
       fields: Vec::new(),
+      ahead_fields: Vec::new(),
       event_text: CString::default(),
       progress_text: CString::default(),
       open_params: CString::default(),
@@ -254,8 +257,18 @@ impl Script {
         event,
         fields,
         num_fields,
-      } => match unsafe { self.extract(&*event, fields, num_fields)? } {
-        Ok(()) => Response::Done,
+        ahead,
+      } => match unsafe { self.extract(&*event, fields, num_fields, None)? } {
+        Ok(()) => {
+          // SAFETY: the caller waits, and its prefetch lock keeps the
+          // slots to itself until then.
+          for (slot, next) in unsafe { &mut *ahead }.iter_mut().enumerate() {
+            let requests = next.requests.as_mut_ptr();
+            let n = next.requests.len() as u32;
+            next.ok = unsafe { self.extract(&next.event, requests, n, Some(slot))? }.is_ok();
+          }
+          Response::Done
+        }
         Err(e) => Response::Failed(e),
       },
       Request::EventToString { event } => match unsafe { self.event_to_string(&*event)? } {
@@ -449,11 +462,14 @@ impl Script {
 
   /// # Safety
   /// `event` and `fields` as the host gives them to `extract_fields`.
+  /// The values go to the storage of the asked-for event, or of the event
+  /// `ahead` places after it ([`crate::prefetch`]).
   unsafe fn extract(
     &mut self,
     event: &ss_plugin_event_input,
     fields: *mut ss_plugin_extract_field,
     num_fields: u32,
+    ahead: Option<usize>,
   ) -> Result<Result<(), String>, Abandoned> {
     let n = num_fields as usize;
     if n == 0 {
@@ -480,9 +496,18 @@ impl Script {
     if let Err(e) = self.call_bridge(|b| &b.extract, &[])? {
       return Ok(Err(e.describe()));
     }
+    let stores = match ahead {
+      None => &mut self.fields,
+      Some(slot) => {
+        if self.ahead_fields.len() <= slot {
+          self.ahead_fields.resize_with(slot + 1, Vec::new);
+        }
+        &mut self.ahead_fields[slot]
+      }
+    };
     Ok(marshal::collect_values(
       self.bridge.output.bytes(),
-      &mut self.fields,
+      stores,
       requests,
     ))
   }

@@ -4,7 +4,9 @@
 //! The host must not be able to tell, except by speed: same values as with
 //! `prefetchFields: false`, in any order and subset, no error reported for a
 //! field it did not ask for, and no stale value for an event number reused
-//! with other bytes.
+//! with other bytes. While an instance is open, the events of its last
+//! batch that follow the asked-for one are extracted in the same hop: the
+//! host must not be able to tell either, however it numbers or orders them.
 //!
 //!   FALCO_DENO_TEST_PLUGIN=/abs/libdummy_ts.so \
 //!   CARGO_TARGET_DIR=${FALCO_DENO_CACHE:-$HOME/.cache/falco-deno}/target-hosts \
@@ -126,6 +128,47 @@ fn a_failing_guess_is_not_reported_and_a_reused_number_is_not_stale() {
             .expect("renumbered"),
         want
     );
+    ahead.destroy();
+    plain.destroy();
+}
+
+#[test]
+fn events_of_the_open_batch_are_answered_as_without_prefetch() {
+    let (ahead, plain) = plugins();
+    let h = ahead.open(r#"{"start":1,"maxEvents":300}"#).expect("open");
+    let mut checked = 0;
+    // Batch 1 in order and numbered one after the other (answered ahead);
+    // batch 2 numbered with gaps; batch 3 with an event skipped and one
+    // taken twice.
+    for (round, numbering) in [(0, 1u64), (1, 10), (2, 1)].into_iter() {
+        let batch = ahead
+            .next_batch(&h, 1 + round * 1000)
+            .expect("next_batch")
+            .expect("a batch");
+        assert!(batch.len() > 10, "batch of {}", batch.len());
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        if round == 2 {
+            order.remove(5);
+            order.insert(20, 20);
+        }
+        for i in order {
+            let evt = OwnedEvent {
+                bytes: batch[i].bytes.clone(),
+                num: 1 + round * 1000 + i as u64 * numbering,
+            };
+            for field in &FIELDS[..3] {
+                let got = ahead.extract(&evt, field).expect("extract");
+                let want = plain
+                    .extract(&evt, field)
+                    .expect("extract without prefetch");
+                assert_eq!(got, want, "round {round}, event {i}, {field}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 90);
+    assert_eq!(errors(&ahead), 0);
+    ahead.close(h);
     ahead.destroy();
     plain.destroy();
 }
