@@ -25,6 +25,7 @@ pub mod bridge;
 pub mod config;
 pub mod engine;
 pub mod ffi;
+pub mod field_key;
 pub mod handoff;
 pub mod instance;
 pub mod logger;

@@ -27,8 +27,8 @@
 //! fails is not kept and nothing is reported: the host's own call extracts
 //! it again.
 
+use crate::field_key::FieldKey;
 use falco_plugin_api::*;
-use std::ffi::{CStr, CString};
 
 /// Fields remembered from one event to the next.
 const MAX_LEARNED: usize = 64;
@@ -38,79 +38,6 @@ pub const MAX_AHEAD: usize = 63;
 
 /// How far past the expected one an event is looked for in the batch.
 const BATCH_SEARCH: usize = 4;
-
-/// The identity of one requested field.
-#[derive(Clone, PartialEq, Eq)]
-struct FieldKey {
-  field_id: u32,
-  ftype: u32,
-  arg: Arg,
-}
-
-#[derive(Clone, PartialEq, Eq)]
-enum Arg {
-  None,
-  Index(u64),
-  Key(CString),
-}
-
-impl FieldKey {
-  /// # Safety
-  /// `arg_key`, when set, must be a C string.
-  unsafe fn of(field: &ss_plugin_extract_field) -> FieldKey {
-    let arg = if field.arg_present == 0 {
-      Arg::None
-    } else if !field.arg_key.is_null() {
-      Arg::Key(CStr::from_ptr(field.arg_key).to_owned())
-    } else {
-      Arg::Index(field.arg_index)
-    };
-    FieldKey {
-      field_id: field.field_id,
-      ftype: field.ftype,
-      arg,
-    }
-  }
-
-  /// Whether `field` asks for this key, without allocating.
-  ///
-  /// # Safety
-  /// As [`FieldKey::of`].
-  unsafe fn matches(&self, field: &ss_plugin_extract_field) -> bool {
-    if self.field_id != field.field_id || self.ftype != field.ftype {
-      return false;
-    }
-    match &self.arg {
-      Arg::None => field.arg_present == 0,
-      Arg::Index(i) => field.arg_present != 0 && field.arg_key.is_null() && field.arg_index == *i,
-      Arg::Key(k) => {
-        field.arg_present != 0
-          && !field.arg_key.is_null()
-          && CStr::from_ptr(field.arg_key) == k.as_c_str()
-      }
-    }
-  }
-
-  /// A request for this key; it borrows `self` for the key string.
-  fn request(&self) -> ss_plugin_extract_field {
-    // SAFETY: an all-zero request is valid (no result, no argument).
-    let mut r: ss_plugin_extract_field = unsafe { std::mem::zeroed() };
-    r.field_id = self.field_id;
-    r.ftype = self.ftype;
-    match &self.arg {
-      Arg::None => {}
-      Arg::Index(i) => {
-        r.arg_present = 1;
-        r.arg_index = *i;
-      }
-      Arg::Key(k) => {
-        r.arg_present = 1;
-        r.arg_key = k.as_ptr();
-      }
-    }
-    r
-  }
-}
 
 /// One event extracted ahead: what the instance thread is asked to fill,
 /// and, once filled, what the host's calls for that event are answered

@@ -5,12 +5,13 @@
 #![allow(non_upper_case_globals)]
 
 use crate::bridge;
+use crate::field_key::{same_field, FieldKey};
 use crate::scap;
 use falco_plugin_api::*;
 use std::ffi::c_char;
 
-/// Storage for one extracted field's values, reused from call to call: the
-/// host reads them until the next extraction.
+/// Storage for one extracted field's values, reused when that field is
+/// extracted again.
 #[derive(Default)]
 pub struct FieldValues {
   u64s: Vec<u64>,
@@ -29,6 +30,50 @@ impl FieldValues {
     self.spans.clear();
     self.strings.clear();
     self.buffers.clear();
+  }
+}
+
+/// Field keys kept at most; past that the store used longest ago is reused.
+const MAX_STORES: usize = 512;
+
+/// One result store per field key (id, type, argument). A field's values stay
+/// where they are until that same field is extracted again: libsinsp's
+/// filters keep the pointers of a field's first extraction on an event and
+/// read them again after extracting other fields (its expression cache), as
+/// the Go SDK allows by keeping one buffer per field.
+#[derive(Default)]
+pub struct ResultStores {
+  entries: Vec<(FieldKey, FieldValues, u64)>,
+  uses: u64,
+}
+
+impl ResultStores {
+  /// The store of the field `request` asks for.
+  ///
+  /// # Safety
+  /// `request.arg_key`, when set, is a C string.
+  unsafe fn of(&mut self, request: &ss_plugin_extract_field) -> &mut FieldValues {
+    self.uses += 1;
+    let uses = self.uses;
+    let at = match self.entries.iter().position(|(k, _, _)| k.matches(request)) {
+      Some(at) => at,
+      None if self.entries.len() < MAX_STORES => {
+        self
+          .entries
+          .push((FieldKey::of(request), FieldValues::default(), 0));
+        self.entries.len() - 1
+      }
+      None => {
+        let oldest = (0..self.entries.len())
+          .min_by_key(|&i| self.entries[i].2)
+          .expect("MAX_STORES > 0");
+        self.entries[oldest].0 = FieldKey::of(request);
+        oldest
+      }
+    };
+    let entry = &mut self.entries[at];
+    entry.2 = uses;
+    &mut entry.1
   }
 }
 
@@ -111,19 +156,18 @@ pub unsafe fn write_requests(
   Ok(())
 }
 
-/// Copies the values JavaScript wrote to `out` into `stores` (one per
-/// request, owned by the instance) and points the host's results at them.
+/// Copies the values JavaScript wrote to `out` into `stores` (one per field,
+/// owned by the instance) and points the host's results at them. A field
+/// asked for twice in one call gets the first answer's values.
 ///
 /// # Safety
-/// `requests` are the host's, writable until the call returns.
+/// `requests` are the host's, writable until the call returns; their
+/// `arg_key`s, when set, are C strings.
 pub unsafe fn collect_values(
   out: &[u8],
-  stores: &mut Vec<FieldValues>,
+  stores: &mut ResultStores,
   requests: &mut [ss_plugin_extract_field],
 ) -> Result<(), String> {
-  if stores.len() < requests.len() {
-    stores.resize_with(requests.len(), FieldValues::default);
-  }
   let mut at = 0usize;
   let read_u32 = |at: &mut usize| -> Result<u32, String> {
     let v = out
@@ -133,9 +177,28 @@ pub unsafe fn collect_values(
     *at += 4;
     Ok(v)
   };
-  for (req, store) in requests.iter_mut().zip(stores.iter_mut()) {
-    store.clear();
+  for i in 0..requests.len() {
+    let (earlier, rest) = requests.split_at_mut(i);
+    let req = &mut rest[0];
+    let twin = earlier
+      .iter()
+      .find(|e| same_field(e, req))
+      .map(|e| (e.res, e.res_len));
     let count = read_u32(&mut at)? as usize;
+    if let Some((res, res_len)) = twin {
+      for _ in 0..count {
+        let len = read_u32(&mut at)? as usize;
+        at = at
+          .checked_add(len)
+          .filter(|&end| end <= out.len())
+          .ok_or("the extracted values run past the output buffer")?;
+      }
+      req.res = res;
+      req.res_len = res_len;
+      continue;
+    }
+    let store = stores.of(req);
+    store.clear();
     for _ in 0..count {
       let len = read_u32(&mut at)? as usize;
       let value = out
@@ -224,4 +287,66 @@ pub fn batch_offsets(batch: &[u8], count: usize) -> Result<(Vec<usize>, usize), 
     at += len;
   }
   Ok((offsets, at))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  /// The output of one uint64 value per request.
+  fn output(values: &[u64]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in values {
+      out.extend_from_slice(&1u32.to_le_bytes());
+      out.extend_from_slice(&8u32.to_le_bytes());
+      out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+  }
+
+  fn request(field_id: u32, index: Option<u64>) -> ss_plugin_extract_field {
+    // SAFETY: all-zero is a valid request.
+    let mut r: ss_plugin_extract_field = unsafe { std::mem::zeroed() };
+    r.field_id = field_id;
+    r.ftype = ss_plugin_field_type_FTYPE_UINT64;
+    if let Some(i) = index {
+      r.arg_present = 1;
+      r.arg_index = i;
+    }
+    r
+  }
+
+  #[test]
+  fn a_fields_values_stay_while_other_fields_are_extracted() {
+    let mut stores = ResultStores::default();
+    unsafe {
+      let mut a = [request(1, None)];
+      collect_values(&output(&[11]), &mut stores, &mut a).unwrap();
+      let mut b = [request(2, None)];
+      collect_values(&output(&[22]), &mut stores, &mut b).unwrap();
+      let mut a3 = [request(1, Some(3))];
+      collect_values(&output(&[33]), &mut stores, &mut a3).unwrap();
+      assert_eq!(
+        [*a[0].res.u64_, *b[0].res.u64_, *a3[0].res.u64_],
+        [11, 22, 33],
+        "an earlier field's values were overwritten"
+      );
+      // The same field again: its store is reused.
+      let mut again = [request(1, None)];
+      collect_values(&output(&[44]), &mut stores, &mut again).unwrap();
+      assert_eq!(again[0].res.u64_, a[0].res.u64_);
+      assert_eq!(*again[0].res.u64_, 44);
+    }
+  }
+
+  #[test]
+  fn a_field_asked_twice_in_one_call_gets_one_answer() {
+    let mut stores = ResultStores::default();
+    unsafe {
+      let mut twice = [request(1, None), request(2, None), request(1, None)];
+      collect_values(&output(&[5, 6, 5]), &mut stores, &mut twice).unwrap();
+      assert_eq!(twice[0].res.u64_, twice[2].res.u64_);
+      assert_eq!([*twice[0].res.u64_, *twice[1].res.u64_], [5, 6]);
+    }
+  }
 }

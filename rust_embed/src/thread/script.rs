@@ -8,7 +8,7 @@
 
 use super::code_cache::{run_bundle, CompiledBundle};
 use super::heap_guard;
-use super::marshal::{self, FieldValues};
+use super::marshal::{self, ResultStores};
 use super::request::{Request, Response};
 use super::watchdog::{Abandoned, Activity, StopReason, Watchdog};
 use super::ThreadSetup;
@@ -56,9 +56,9 @@ pub struct Script {
   stopped: Option<StopReason>,
   batch_copy: Vec<u8>,
   batch_events: Vec<*mut ss_plugin_event>,
-  fields: Vec<FieldValues>,
+  fields: ResultStores,
   /// The values of the events extracted ahead, one set per event.
-  ahead_fields: Vec<Vec<FieldValues>>,
+  ahead_fields: Vec<ResultStores>,
   event_text: CString,
   progress_text: CString,
   open_params: CString,
@@ -133,7 +133,7 @@ impl Script {
       stopped: None,
       batch_copy: Vec::new(),
       batch_events: Vec::new(),
-      fields: Vec::new(),
+      fields: ResultStores::default(),
       ahead_fields: Vec::new(),
       event_text: CString::default(),
       progress_text: CString::default(),
@@ -500,7 +500,9 @@ impl Script {
       None => &mut self.fields,
       Some(slot) => {
         if self.ahead_fields.len() <= slot {
-          self.ahead_fields.resize_with(slot + 1, Vec::new);
+          self
+            .ahead_fields
+            .resize_with(slot + 1, ResultStores::default);
         }
         &mut self.ahead_fields[slot]
       }
