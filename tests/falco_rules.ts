@@ -213,7 +213,7 @@ function loadRule(set: FalcoRuleset, entry: Entry) {
 }
 
 /** One token of a condition, with where it starts in the text. */
-interface Token {
+export interface Token {
   kind: "(" | ")" | "," | "string" | "op" | "word";
   text: string;
   at: number;
@@ -224,6 +224,15 @@ const SYMBOL_OPS = ["==", "!=", "<=", ">=", "=", "<", ">"];
 /**
  * Splits a condition into tokens: parentheses, commas, quoted strings,
  * comparison symbols and words (a field with its `[argument]` is one word).
+ *
+ * @param condition A condition.
+ * @returns Its tokens, each with its offset in the text.
+ *
+ * @example
+ * ```ts
+ * import { tokenize } from "./falco_rules.ts";
+ * console.assert(tokenize("a.b[x y]=1").map((t) => t.text).join(" ") === "a.b[x y] = 1");
+ * ```
  */
 export function tokenize(condition: string): Token[] {
   const tokens: Token[] = [];

@@ -96,8 +96,22 @@ Json::Value describe(const std::shared_ptr<sinsp_plugin>& p, bool inited) {
 			d["extractEventTypes"] = names;
 		}
 		Json::Value fields(Json::arrayValue);
-		for(const auto& f : p->fields()) fields.append(f.m_name);
+		Json::Value field_info(Json::arrayValue);
+		for(const auto& f : p->fields()) {
+			fields.append(f.m_name);
+			Json::Value info;
+			info["name"] = f.m_name;
+			info["type"] = param_type_to_string(f.m_type);
+			info["isList"] = f.is_list();
+			info["argRequired"] = (f.m_flags & EPF_ARG_REQUIRED) != 0;
+			info["argAllowed"] = (f.m_flags & EPF_ARG_ALLOWED) != 0;
+			info["argIndex"] = (f.m_flags & EPF_ARG_INDEX) != 0;
+			info["argKey"] = (f.m_flags & EPF_ARG_KEY) != 0;
+			field_info.append(info);
+		}
 		d["fields"] = fields;
+		// Each field's type and argument form, as libsinsp read them.
+		d["fieldInfo"] = field_info;
 	}
 	return d;
 }

@@ -65,9 +65,23 @@ export interface SinspPluginInfo {
   extractEventCodes?: number[];
   extractEventTypes?: string[];
   fields?: string[];
+  /** Each field's type (libsinsp's name for it) and argument form. */
+  fieldInfo?: SinspFieldInfo[];
   initError?: string;
   registerError?: string;
   lastError?: string;
+}
+
+/** A field as libsinsp read it from the plugin. */
+export interface SinspFieldInfo {
+  name: string;
+  /** libsinsp's type name (`CHARBUF` for `string`). */
+  type: string;
+  isList: boolean;
+  argRequired: boolean;
+  argAllowed: boolean;
+  argIndex: boolean;
+  argKey: boolean;
 }
 
 /** One event as libsinsp delivered and formatted it. */
