@@ -742,7 +742,8 @@ for (const engine of engines) {
   }
 
   // A few thousand events through the bench host: the dummy workload, the
-  // audit file read by jsonl.ts and Go k8saudit, the webhook under load.
+  // audit file read by jsonl.ts and Go k8saudit, the webhook under load,
+  // k8saudit.ts against Go k8saudit (file, webhook, three fields alone).
   const jsonl = packed.get("plugins/jsonl.ts");
   const webhook = packed.get("plugins/webhook.ts");
   if (dummy) {
@@ -760,6 +761,7 @@ for (const engine of engines) {
         dummy,
         ...(jsonl ? [`--ts-json-${engine}`, jsonl] : ["--skip-k8s"]),
         ...(webhook ? [`--ts-webhook-${engine}`, webhook] : ["--skip-webhook"]),
+        ...(k8sSo ? [`--ts-k8saudit-${engine}`, k8sSo] : ["--skip-k8saudit"]),
       ],
       // One check: every contender of every workload gave figures.
       (out) =>

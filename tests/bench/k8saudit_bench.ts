@@ -15,20 +15,12 @@
  *   plugin writes payloads; extracts/s).
  *
  * Contenders run interleaved (A B A B ...), each run a fresh bench_host
- * process; medians over runs. Used by tests/bench/bench.ts
- * ({@linkcode benchK8saudit}) or alone:
- *
- *   deno run -A tests/bench/k8saudit_bench.ts --ts-quickjs lib.so [--runs 3]
- *     [--k8s-events 20000] [--webhook-requests 5000] [--concurrency 8]
- *     [--field-rounds 100] [--out FILE]
- *
- * (alone, it builds bench_host with gcc and the Go plugin with
- * tests/hosts/build_go_plugins.sh).
+ * process; medians over runs. Run by tests/bench/bench.ts (its k8saudit
+ * workload: `deno task bench`, options there).
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { writeAuditFile } from "./gen_k8s_audit.ts";
 import k8saudit from "../../plugins/k8saudit.ts";
@@ -53,6 +45,8 @@ export interface K8sauditBenchOptions {
   concurrency?: number;
   /** Passes over the fixture events per field (default 100). */
   fieldRounds?: number;
+  /** The field requests timed alone (default: all 100 fields). */
+  fields?: string[];
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
 }
@@ -118,10 +112,38 @@ function freePort(): number {
 }
 
 /**
+ * Every field of the plugin as one extraction request, those that require
+ * an argument with one.
+ *
+ * @returns The field requests, in the plugin's order.
+ *
+ * @example
+ * ```ts
+ * import { k8sauditFieldRequests } from "./k8saudit_bench.ts";
+ * console.assert(k8sauditFieldRequests().includes("ka.uri.param[command]"));
+ * ```
+ */
+export function k8sauditFieldRequests(): string[] {
+  return k8saudit.definition.fields!.map((f) => ARG_FOR[f.name] ?? f.name);
+}
+
+/**
  * Runs the three workloads on every contender.
  *
  * @param o Paths and sizes.
  * @returns Medians, ratios and failures.
+ *
+ * @example
+ * ```ts ignore
+ * import { benchK8saudit } from "./k8saudit_bench.ts";
+ * const r = await benchK8saudit({
+ *   benchHost: "/tmp/bench_host",
+ *   ts: { quickjs: "/tmp/libk8saudit.so" },
+ *   go: "/tmp/go/libk8saudit.so",
+ *   dir: "/tmp",
+ * });
+ * console.log(r.ratios.quickjs);
+ * ```
  */
 export async function benchK8saudit(
   o: K8sauditBenchOptions,
@@ -147,9 +169,7 @@ export async function benchK8saudit(
     import.meta.url,
   )
     .pathname;
-  const fieldNames = k8saudit.definition.fields!.map((f) =>
-    ARG_FOR[f.name] ?? f.name
-  );
+  const fieldNames = o.fields ?? k8sauditFieldRequests();
   const failures: Record<string, string> = {};
   const file: Record<string, [number[], number[]]> = {};
   const hook: Record<string, [number[], number[]]> = {};
@@ -283,75 +303,4 @@ export async function benchK8saudit(
     };
   }
   return result;
-}
-
-if (import.meta.main) {
-  const args = parseArgs({
-    args: Deno.args,
-    options: {
-      "ts-quickjs": { type: "string" },
-      "ts-v8": { type: "string" },
-      runs: { type: "string" },
-      "k8s-events": { type: "string" },
-      "webhook-requests": { type: "string" },
-      concurrency: { type: "string" },
-      "field-rounds": { type: "string" },
-      out: { type: "string" },
-    },
-  });
-  const repo = new URL("../../", import.meta.url).pathname;
-  const cache = Deno.env.get("FALCO_DENO_CACHE") ??
-    `${Deno.env.get("HOME")}/.cache/falco-deno`;
-  const dir = `${cache}/bench`;
-  await Deno.mkdir(dir, { recursive: true });
-  const must = async (cmd: string, argv: string[]) => {
-    const r = await new Deno.Command(cmd, {
-      args: argv,
-      cwd: repo,
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    if (!r.success) throw new Error(`${cmd} ${argv.join(" ")} failed`);
-    return new TextDecoder().decode(r.stdout).trim();
-  };
-  await must("gcc", [
-    "-O2",
-    "-pthread",
-    "-o",
-    `${dir}/bench_host`,
-    "tests/bench/bench_host.c",
-    "-ldl",
-  ]);
-  const go = await must("bash", [
-    "tests/hosts/build_go_plugins.sh",
-    "k8saudit",
-  ]);
-  const ts: Record<string, string> = {};
-  if (args.values["ts-quickjs"]) ts.quickjs = args.values["ts-quickjs"];
-  if (args.values["ts-v8"]) ts.v8 = args.values["ts-v8"];
-  const num = (v: string | undefined) =>
-    v === undefined ? undefined : Number(v);
-  const result = await benchK8saudit({
-    benchHost: `${dir}/bench_host`,
-    ts,
-    go,
-    dir,
-    runs: num(args.values.runs),
-    k8sEvents: num(args.values["k8s-events"]),
-    webhookRequests: num(args.values["webhook-requests"]),
-    concurrency: num(args.values.concurrency),
-    fieldRounds: num(args.values["field-rounds"]),
-  });
-  const text = JSON.stringify(result, null, 2);
-  if (args.values.out) await Deno.writeTextFile(args.values.out, text + "\n");
-  console.log(JSON.stringify(
-    {
-      file: result.file,
-      webhook: result.webhook,
-      ratios: result.ratios,
-      failures: result.failures,
-    },
-    null,
-    2,
-  ));
 }
