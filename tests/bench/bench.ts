@@ -38,9 +38,10 @@
  * plugins/webhook.ts and to Go k8saudit's http:// open form; requests/s =
  * requests until the last one came out of next_batch.
  * k8saudit workload (tests/bench/k8saudit_bench.ts): plugins/k8saudit.ts
- * against the official Go k8saudit with the same config, open params and
- * fields: events/s from a file, requests/s from the webhook, and
- * extracts/s of each field alone (quick: 3 fields).
+ * against the official Go k8saudit (as shipped, useAsync on, and with
+ * useAsync off) with the same open params and fields: events/s from a
+ * file, requests/s from the webhook, and extracts/s of each field alone
+ * (quick: 3 fields).
  * Prints a table; writes tests/bench/results.json (full run) or
  * $FALCO_DENO_CACHE/bench/results-quick.json (--quick). Exit 1 if the
  * native or Go dummy contender failed, or any TypeScript contender of a
@@ -840,7 +841,11 @@ const broken = workloads.flatMap(([w, cs, got]) =>
 );
 if (k8sauditResult) {
   // Every contender of the k8saudit workload, TS ones built or not.
-  const names = [...k8sauditTs.map((c) => c.name), "go-k8saudit"];
+  const names = [
+    ...k8sauditTs.map((c) => c.name),
+    "go-k8saudit",
+    "go-k8saudit-sync",
+  ];
   for (const name of names) {
     const got = k8sauditResult.file[name] && k8sauditResult.webhook[name] &&
       Object.values(k8sauditResult.fields).every((by) =>
@@ -861,7 +866,10 @@ const ran = workloads.filter(([, cs]) => cs.length).map((
 ) => `${w}: ${cs.map((c) => c.name).join(" ")}`);
 if (k8sauditResult) {
   ran.push(
-    `k8saudit: ${[...k8sauditTs.map((c) => c.name), "go-k8saudit"].join(" ")}`,
+    `k8saudit: ${
+      [...k8sauditTs.map((c) => c.name), "go-k8saudit", "go-k8saudit-sync"]
+        .join(" ")
+    }`,
   );
 }
 console.log(
