@@ -10,9 +10,11 @@
  *   the operator each use gives fit the field;
  * - rules: each rule, its macros and lists expanded (`tests/falco_rules.ts`),
  *   compiles in libsinsp 0.20.0 (condition and output) with our `.so` and
- *   the Go `json` plugin loaded, and fires on the same fixture events
- *   (`tests/fixtures/k8saudit/`), with the same output text, as with the Go
- *   k8saudit plugin's own `.so`.
+ *   the Go `json` plugin loaded, and fires on the same events, with the same
+ *   output text, as with the Go k8saudit plugin's own `.so`: over our
+ *   fixtures (`tests/fixtures/k8saudit/`) and Falco's own k8s audit trace
+ *   files (`tests/fixtures/k8saudit_falco_traces/`, the files Falco's rule
+ *   tests ran on).
  *
  * The Go plugins are the official ones built unchanged for plugin API 3.10
  * (`tests/hosts/build_go_plugins.sh --api-3.10`: libsinsp 0.20.0 refuses
@@ -34,7 +36,7 @@ import {
   loadRules,
   outputFields,
 } from "./falco_rules.ts";
-import { FIXTURE_DIR, fixtureNames } from "./k8saudit_parity.ts";
+import { FIXTURE_DIR } from "./k8saudit_parity.ts";
 import { ensureSinspHost } from "./hosts/sinsp/setup.ts";
 import {
   runSinspHost,
@@ -52,6 +54,27 @@ export const RULES_SHA256 =
   "fa53280e337db6edaeb44cf49fbd1be4349f3c48e3cd0017c2575097df901a1e";
 
 const GO_PLUGINS_DIR = join(REPO_ROOT, "tests", "hosts", "go_plugins");
+
+/** Falco's k8s audit trace files (see the README there). */
+export const FALCO_TRACES_DIR = join(
+  REPO_ROOT,
+  "tests",
+  "fixtures",
+  "k8saudit_falco_traces",
+);
+
+/** The event files the rules run on: `[directory, file name]`, sorted. */
+async function eventFiles(): Promise<[string, string][]> {
+  const files: [string, string][] = [];
+  for (const dir of [FIXTURE_DIR, FALCO_TRACES_DIR]) {
+    const names: string[] = [];
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name.endsWith(".jsonl")) names.push(e.name);
+    }
+    files.push(...names.sort().map((n) => [dir, n] as [string, string]));
+  }
+  return files;
+}
 
 async function command(
   cmd: string,
@@ -144,6 +167,17 @@ export async function goPluginsForLibsinsp(): Promise<
   return { json: find("json"), k8saudit: find("k8saudit") };
 }
 
+/**
+ * Filters that use a field, then another, then the first again (the
+ * pattern of `Attach/Exec Pod`: `ka.target.subresource exists ... and
+ * ka.target.subresource in (exec, attach)`).
+ */
+const CACHED_VALUE_FILTERS = [
+  "ka.target.subresource exists and ka.verb=create and ka.target.subresource = exec",
+  "ka.target.resource exists and ka.verb exists and ka.target.resource = pods",
+  "ka.verb = create and ka.target.subresource exists and ka.target.subresource in (exec)",
+];
+
 /** Operators a list field takes in libsinsp 0.20.0. */
 const LIST_OPERATORS = new Set(["in", "intersects", "exists", "output"]);
 
@@ -203,7 +237,8 @@ const same = (a: unknown, b: unknown) =>
  * @returns Pass and fail counts: `fields` (one check per distinct field
  * use), `rules` (one check per rule: compiles and fires as with Go),
  * `fixtures` (per fixture: the same events, no error), `firing` (some
- * rule fires at all).
+ * rule fires at all), `cachedValues` (a field reused in one filter after
+ * another field was extracted gives the value it had).
  *
  * @example
  * ```ts ignore
@@ -235,22 +270,45 @@ export async function k8sauditRules(
       } rules are disabled or not k8s_audit`,
     );
   }
-  const fixtures = await fixtureNames();
+  const files = await eventFiles();
+  const fixtures = files.map(([dir, name]) =>
+    `${dir === FIXTURE_DIR ? "k8saudit" : "k8saudit_falco_traces"}/${name}`
+  );
   const sessionsFor = (k8saudit: string, config: string) =>
-    fixtures.map((f) => ({
+    files.map(([dir, f]) => ({
       plugins: [
         // The Go SDK's get_last_error dereferences a nil error when
         // nothing failed: libsinsp alone decides when to call it.
         { path: k8saudit, config, lastError: false },
         { path: go.json, config: "", lastError: false },
       ],
-      open: { plugin: "k8saudit", params: join(FIXTURE_DIR, f) },
+      open: { plugin: "k8saudit", params: join(dir, f) },
       rules,
       maxEvents: 100000,
     }));
+  // libsinsp's filter cache (on by default, as in Falco) keeps the
+  // pointers of a field's first extraction on an event and reuses them for
+  // the field's later uses in the same filter, after other fields were
+  // extracted; the Go SDK keeps one result buffer per field, so they stay
+  // valid. Each filter must match as with Go on the one event of
+  // exec_pod.jsonl (all match there).
+  const cacheSession = (k8saudit: string, config: string) => ({
+    plugins: [
+      { path: k8saudit, config, lastError: false },
+      { path: go.json, config: "", lastError: false },
+    ],
+    open: {
+      plugin: "k8saudit",
+      params: join(FALCO_TRACES_DIR, "exec_pod.jsonl"),
+    },
+    filters: CACHED_VALUE_FILTERS,
+  });
   const run = async (k8saudit: string, config: string) => {
     const r = await runSinspHost(binary, {
-      sessions: sessionsFor(k8saudit, config),
+      sessions: [
+        ...sessionsFor(k8saudit, config),
+        cacheSession(k8saudit, config),
+      ],
     }, { timeoutMs: 300_000 });
     if (r.code !== 0) {
       throw new Error(
@@ -263,9 +321,28 @@ export async function k8sauditRules(
   };
   const ours = await run(
     soPath,
-    JSON.stringify({ falco_deno: { allowRead: [FIXTURE_DIR] } }),
+    JSON.stringify({
+      falco_deno: { allowRead: [FIXTURE_DIR, FALCO_TRACES_DIR] },
+    }),
   );
   const theirs = await run(go.k8saudit, "{}");
+
+  const cachedPart: PartResult = { passed: 0, failed: 0 };
+  const oursCache = ours.pop()!, goCache = theirs.pop()!;
+  for (const [k, filter] of CACHED_VALUE_FILTERS.entries()) {
+    const o = oursCache.events.map((e) => e.matches[k]);
+    const g = goCache.events.map((e) => e.matches[k]);
+    const error = oursCache.filters[k]?.error ?? goCache.filters[k]?.error;
+    if (!error && g.length > 0 && same(o, g)) cachedPart.passed++;
+    else {
+      cachedPart.failed++;
+      log(
+        `[${engine}] k8saudit rules: a field reused after another in one filter: "${filter}" matches ${
+          JSON.stringify(o)
+        }, Go ${JSON.stringify(g)}${error ? ` (${error})` : ""}`,
+      );
+    }
+  }
 
   // Fields: what every rule names, against what libsinsp read from the
   // plugins.
@@ -325,7 +402,7 @@ export async function k8sauditRules(
     }
     if (o.end !== "eof") problems.push(`ours ended with "${o.end}"`);
     const goStopped = g.end !== "eof";
-    if (goStopped && name !== "long_line.jsonl") {
+    if (goStopped && name !== "k8saudit/long_line.jsonl") {
       problems.push(`Go ended with "${g.end}": ${g.errors.join("; ")}`);
     }
     const n = Math.min(o.events.length, g.events.length);
@@ -421,6 +498,7 @@ export async function k8sauditRules(
     fixtures: fixturesPart,
     rules: rulesPart,
     firing,
+    cachedValues: cachedPart,
   };
 }
 
