@@ -7,9 +7,9 @@
  *
  * Expansion follows Falco's rule loader:
  * - a list's items may name other lists, replaced by their items;
- * - in a condition, a bare word inside the value list of `in`,
- *   `intersects` or `pmatch` that names a list is replaced by the list's
- *   items (quoted values are left alone);
+ * - in a condition, a value inside the value list of `in`, `intersects` or
+ *   `pmatch` that names a list is replaced by the list's items (quoted or
+ *   not: Falco's list resolver compares the parsed values);
  * - a bare word standing where a condition is expected (first, or after
  *   `(`, `and`, `or`, `not`) that names a macro is replaced by the macro's
  *   own expanded condition in parentheses.
@@ -282,6 +282,13 @@ const LIST_OPERATORS = new Set(["in", "intersects", "pmatch"]);
 /** Words that join conditions. */
 const JOINERS = new Set(["and", "or", "not"]);
 
+/** The value a word or a quoted string stands for. */
+function valueOf(t: Token): string | undefined {
+  if (t.kind === "word") return t.text;
+  if (t.kind !== "string") return undefined;
+  return t.text.slice(1, -1).replace(/\\(.)/g, "$1");
+}
+
 /** A list item as libsinsp's parser reads one value of a value list. */
 function listValue(item: string): string {
   return item !== "" && !/[\s(),"'\\]/.test(item)
@@ -397,11 +404,9 @@ export function expandCondition(
       const items: string[] = [];
       let item: Token[] = [];
       const flush = () => {
-        if (
-          item.length === 1 && item[0].kind === "word" &&
-          set.lists.has(item[0].text)
-        ) {
-          items.push(...expandList(set, item[0].text).map(listValue));
+        const value = item.length === 1 ? valueOf(item[0]) : undefined;
+        if (value !== undefined && set.lists.has(value)) {
+          items.push(...expandList(set, value).map(listValue));
         } else if (item.length) {
           items.push(
             condition.slice(

@@ -42,7 +42,7 @@ Deno.test("lists substitute only inside value lists, nested lists flattened", ()
   assert.deepEqual(expandList(r, "outer"), ["a", "b c", "d"]);
   assert.equal(
     expandCondition(r, 'f.x in (outer, "inner", none, e) and f.y = inner'),
-    'f.x in (a, "b c", d, "inner", e) and f.y = inner',
+    'f.x in (a, "b c", d, a, "b c", e) and f.y = inner',
   );
   // An empty list takes its comma with it.
   assert.equal(expandCondition(r, "f.x in (none, none)"), "f.x in ()");
