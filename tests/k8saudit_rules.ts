@@ -291,8 +291,13 @@ export async function k8sauditRules(
   // the field's later uses in the same filter, after other fields were
   // extracted; the Go SDK keeps one result buffer per field, so they stay
   // valid. Each filter must match as with Go on the one event of
-  // exec_pod.jsonl (all match there).
-  const cacheSession = (k8saudit: string, config: string) => ({
+  // exec_pod.jsonl (all match there), with the cache (libsinsp's default)
+  // and, as a control, without it.
+  const cacheSession = (
+    k8saudit: string,
+    config: string,
+    filterCache: boolean,
+  ) => ({
     plugins: [
       { path: k8saudit, config, lastError: false },
       { path: go.json, config: "", lastError: false },
@@ -302,12 +307,14 @@ export async function k8sauditRules(
       params: join(FALCO_TRACES_DIR, "exec_pod.jsonl"),
     },
     filters: CACHED_VALUE_FILTERS,
+    filterCache,
   });
   const run = async (k8saudit: string, config: string) => {
     const r = await runSinspHost(binary, {
       sessions: [
         ...sessionsFor(k8saudit, config),
-        cacheSession(k8saudit, config),
+        cacheSession(k8saudit, config, true),
+        cacheSession(k8saudit, config, false),
       ],
     }, { timeoutMs: 300_000 });
     if (r.code !== 0) {
@@ -328,19 +335,27 @@ export async function k8sauditRules(
   const theirs = await run(go.k8saudit, "{}");
 
   const cachedPart: PartResult = { passed: 0, failed: 0 };
-  const oursCache = ours.pop()!, goCache = theirs.pop()!;
-  for (const [k, filter] of CACHED_VALUE_FILTERS.entries()) {
-    const o = oursCache.events.map((e) => e.matches[k]);
-    const g = goCache.events.map((e) => e.matches[k]);
-    const error = oursCache.filters[k]?.error ?? goCache.filters[k]?.error;
-    if (!error && g.length > 0 && same(o, g)) cachedPart.passed++;
-    else {
-      cachedPart.failed++;
-      log(
-        `[${engine}] k8saudit rules: a field reused after another in one filter: "${filter}" matches ${
-          JSON.stringify(o)
-        }, Go ${JSON.stringify(g)}${error ? ` (${error})` : ""}`,
-      );
+  const [oursNoCache, goNoCache] = [ours.pop()!, theirs.pop()!];
+  const [oursCache, goCache] = [ours.pop()!, theirs.pop()!];
+  for (
+    const [how, o, g] of [
+      ["with libsinsp's filter cache", oursCache, goCache],
+      ["without the filter cache", oursNoCache, goNoCache],
+    ] as const
+  ) {
+    for (const [k, filter] of CACHED_VALUE_FILTERS.entries()) {
+      const om = o.events.map((e) => e.matches[k]);
+      const gm = g.events.map((e) => e.matches[k]);
+      const error = o.filters[k]?.error ?? g.filters[k]?.error;
+      if (!error && gm.length > 0 && same(om, gm)) cachedPart.passed++;
+      else {
+        cachedPart.failed++;
+        log(
+          `[${engine}] k8saudit rules: a field reused after another in one filter, ${how}: "${filter}" matches ${
+            JSON.stringify(om)
+          }, Go ${JSON.stringify(gm)}${error ? ` (${error})` : ""}`,
+        );
+      }
     }
   }
 

@@ -17,6 +17,9 @@
 //   "rules": [{"name": "...", "condition": "...",     (Falco rules: which
 //              "output": "..."}],                      fire per event, and
 //                                                      their output)
+//   "filterCache": true,                              (false: compile
+//                                                      without libsinsp's
+//                                                      default filter cache)
 //   "maxEvents": 100, "maxFailures": 5, "maxTimeouts": 100000,
 //   "record": true }]}                                (false: counts only)
 //
@@ -220,6 +223,12 @@ Json::Value run_session(const Json::Value& spec) {
 	out["plugins"] = plugins;
 
 	auto factory = std::make_shared<sinsp_filter_factory>(&inspector, checks);
+	// nullptr: the compiler's default, the expression-string cache that
+	// shares extracted values among the uses of a field in one filter.
+	std::shared_ptr<sinsp_filter_cache_factory> cache_factory;
+	if(!spec.get("filterCache", true).asBool()) {
+		cache_factory = std::make_shared<sinsp_filter_cache_factory>();
+	}
 	std::vector<std::unique_ptr<sinsp_filter>> filters;
 	Json::Value filter_results(Json::arrayValue);
 	for(const auto& f : spec["filters"]) {
@@ -227,7 +236,7 @@ Json::Value run_session(const Json::Value& spec) {
 		r["filter"] = f.asString();
 		r["matched"] = 0;
 		try {
-			sinsp_filter_compiler compiler(factory, f.asString());
+			sinsp_filter_compiler compiler(factory, f.asString(), cache_factory);
 			filters.push_back(compiler.compile());
 		} catch(const std::exception& e) {
 			r["error"] = e.what();
@@ -244,7 +253,7 @@ Json::Value run_session(const Json::Value& spec) {
 		result["matched"] = 0;
 		compiled_rule rule;
 		try {
-			sinsp_filter_compiler compiler(factory, r["condition"].asString());
+			sinsp_filter_compiler compiler(factory, r["condition"].asString(), cache_factory);
 			rule.condition = compiler.compile();
 		} catch(const std::exception& e) {
 			result["conditionError"] = e.what();

@@ -42,6 +42,12 @@ export interface SinspSessionSpec {
   format?: string;
   /** Rules compiled by libsinsp; each is run on every event. */
   rules?: SinspRuleSpec[];
+  /**
+   * `false`: compile filters and rules without libsinsp's default filter
+   * cache (which shares a field's extracted values among its uses in one
+   * filter).
+   */
+  filterCache?: boolean;
   /** Most events to read. */
   maxEvents?: number;
   /** `next` failures tolerated before the session stops (default 0). */
