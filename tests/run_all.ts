@@ -13,7 +13,8 @@
  *    `falco_plugin_runner` host (the shared scenarios, compared with the
  *    harness's results; concurrency, bad input, init/destroy cycles), the
  *    web platform tests, k8saudit against the Go plugin's own code and
- *    under what breaks the Go plugin, and a smoke run of the bench host.
+ *    under what breaks the Go plugin, the official k8saudit rules file in
+ *    libsinsp against the Go plugin, and a smoke run of the bench host.
  *
  * The last line is the total: `N passed, N failed, N skipped`; every skip
  * is listed with its reason in the summary above it.
@@ -44,6 +45,7 @@ import {
 } from "./_tally.ts";
 import { k8sauditParity } from "./k8saudit_parity.ts";
 import { k8sauditRobustness } from "./k8saudit_robustness.ts";
+import { k8sauditRules } from "./k8saudit_rules.ts";
 import { canonicalJson, runScenarios, scenarios } from "./scenarios.ts";
 import { SO_PLUGINS } from "./so_plugins.ts";
 import { runSinspSuites } from "./sinsp_suite.ts";
@@ -406,6 +408,18 @@ for (const engine of engines) {
     otherEngine: other && { engine: other[0], packed: other[1] },
   });
 
+  // The official k8saudit rules file in libsinsp: every field it names, and
+  // each rule compiled and fired on the fixtures as with the Go plugin.
+  const k8sSo = packed.get("plugins/k8saudit.ts");
+  const needK8sSo = () => {
+    if (!k8sSo) throw new Error("plugins/k8saudit.ts was not packed");
+    return k8sSo;
+  };
+  await countedSuite(
+    `[${engine}] k8saudit: the official rules file in libsinsp (fields; each rule compiles and fires as with the Go plugin)`,
+    () => k8sauditRules(engine, needK8sSo()),
+  );
+
   if (!hostsReady) continue;
 
   // The web platform and HTTP tests of the .so (and their Deno halves),
@@ -420,11 +434,6 @@ for (const engine of engines) {
 
   // The Kubernetes audit plugin through its .so: the Go plugin's events and
   // values on every fixture, and what stops or crashes the Go plugin.
-  const k8sSo = packed.get("plugins/k8saudit.ts");
-  const needK8sSo = () => {
-    if (!k8sSo) throw new Error("plugins/k8saudit.ts was not packed");
-    return k8sSo;
-  };
   await countedSuite(
     `[${engine}] k8saudit: the Go plugin's events and field values (Go oracle)`,
     () => k8sauditParity(engine, needK8sSo(), { hostBinary }),
@@ -733,7 +742,8 @@ for (const engine of engines) {
   }
 
   // A few thousand events through the bench host: the dummy workload, the
-  // audit file read by jsonl.ts and Go k8saudit, the webhook under load.
+  // audit file read by jsonl.ts and Go k8saudit, the webhook under load,
+  // k8saudit.ts against Go k8saudit (file, webhook, three fields alone).
   const jsonl = packed.get("plugins/jsonl.ts");
   const webhook = packed.get("plugins/webhook.ts");
   if (dummy) {
@@ -751,6 +761,7 @@ for (const engine of engines) {
         dummy,
         ...(jsonl ? [`--ts-json-${engine}`, jsonl] : ["--skip-k8s"]),
         ...(webhook ? [`--ts-webhook-${engine}`, webhook] : ["--skip-webhook"]),
+        ...(k8sSo ? [`--ts-k8saudit-${engine}`, k8sSo] : ["--skip-k8saudit"]),
       ],
       // One check: every contender of every workload gave figures.
       (out) =>

@@ -6,11 +6,14 @@
  *   deno run -A tests/bench/bench.ts --quick     # smoke: 1 run, 3000 events (seconds)
  *   options: --runs N --events N (sourced per run) --extract-events N (events
  *   extracted per run) --max-seconds S (cap per timed loop) --json-rounds N
- *   --out FILE --no-ts --skip-json --skip-k8s --skip-webhook --skip-sinsp --engines v8,quickjs
+ *   --out FILE --no-ts --skip-json --skip-k8s --skip-webhook --skip-sinsp
+ *   --skip-k8saudit --engines v8,quickjs
  *   --k8s-events N (events in the audit file) --webhook-requests N
- *   --concurrency C (webhook clients, default 8)
+ *   --concurrency C (webhook clients, default 8) --field-rounds N (k8saudit
+ *   per-field passes over the fixture events)
  *   --ts-quickjs PATH / --ts-v8 PATH / --ts-json-quickjs PATH / --ts-json-v8 PATH
- *   (plugins/jsonl.ts) / --ts-webhook-quickjs PATH / --ts-webhook-v8 PATH:
+ *   (plugins/jsonl.ts) / --ts-webhook-quickjs PATH / --ts-webhook-v8 PATH /
+ *   --ts-k8saudit-quickjs PATH / --ts-k8saudit-v8 PATH:
  *   use an already packed .so instead of running `deno task build`
  *   (a first `deno task build` may compile the generic embed library: minutes)
  *
@@ -34,6 +37,11 @@
  * fixed concurrency POST audit events on loopback keep-alive connections to
  * plugins/webhook.ts and to Go k8saudit's http:// open form; requests/s =
  * requests until the last one came out of next_batch.
+ * k8saudit workload (tests/bench/k8saudit_bench.ts): plugins/k8saudit.ts
+ * against the official Go k8saudit (as shipped, useAsync on, and with
+ * useAsync off) with the same open params and fields: events/s from a
+ * file, requests/s from the webhook, and extracts/s of each field alone
+ * (quick: 3 fields).
  * Prints a table; writes tests/bench/results.json (full run) or
  * $FALCO_DENO_CACHE/bench/results-quick.json (--quick). Exit 1 if the
  * native or Go dummy contender failed, or any TypeScript contender of a
@@ -44,6 +52,11 @@ import { parseArgs } from "node:util";
 import { findV8Archive } from "../../runtime/engines.ts";
 import { writeAuditFile } from "./gen_k8s_audit.ts";
 import { runSinspBench, sinspContendersOf } from "./sinsp_bench.ts";
+import {
+  benchK8saudit,
+  type K8sauditBenchResult,
+  k8sauditFieldRequests,
+} from "./k8saudit_bench.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -58,6 +71,10 @@ const args = parseArgs({
     "skip-k8s": { type: "boolean", default: false },
     "skip-webhook": { type: "boolean", default: false },
     "skip-sinsp": { type: "boolean", default: false },
+    "skip-k8saudit": { type: "boolean", default: false },
+    "field-rounds": { type: "string" },
+    "ts-k8saudit-quickjs": { type: "string" },
+    "ts-k8saudit-v8": { type: "string" },
     "k8s-events": { type: "string" },
     "webhook-requests": { type: "string" },
     concurrency: { type: "string" },
@@ -176,7 +193,9 @@ async function buildTs(
 ): Promise<string | undefined> {
   const given = args
     .values[
-      (plugin.includes("json")
+      (plugin.includes("k8saudit")
+        ? `ts-k8saudit-${engine}`
+        : plugin.includes("json")
         ? `ts-json-${engine}`
         : plugin.includes("webhook")
         ? `ts-webhook-${engine}`
@@ -276,6 +295,12 @@ const webhookContenders: Contender[] = doWebhook
     ...await tsContenders("plugins/webhook.ts", "libwebhook-ts"),
     ...goBoth("go-k8saudit", goK8s),
   ]
+  : [];
+
+// k8saudit workload: plugins/k8saudit.ts vs Go k8saudit (k8saudit_bench.ts).
+const doK8saudit = !args.values["skip-k8saudit"];
+const k8sauditTs = doK8saudit
+  ? await tsContenders("plugins/k8saudit.ts", "libk8saudit-ts")
   : [];
 
 const payloadFile = `${dir}/k8s_audit_${JSON_EVENTS}.jsonl`;
@@ -447,6 +472,34 @@ for (let i = 0; i < RUNS; i++) {
   }
 }
 
+// The k8saudit workload interleaves its own contenders, run by run.
+let k8sauditResult: K8sauditBenchResult | undefined;
+if (doK8saudit) {
+  const ts: Record<string, string> = {};
+  for (const c of k8sauditTs) {
+    if (c.lib) ts[c.name.replace(/^ts-/, "")] = c.lib;
+  }
+  const all = k8sauditFieldRequests();
+  k8sauditResult = await benchK8saudit({
+    benchHost: `${dir}/bench_host`,
+    ts,
+    go: goK8s,
+    dir,
+    runs: RUNS,
+    k8sEvents: K8S_EVENTS,
+    webhookRequests: WEBHOOK_REQUESTS,
+    concurrency: CONCURRENCY,
+    fieldRounds: Number(args.values["field-rounds"] ?? (quick ? 2 : 100)),
+    fields: quick
+      ? all.filter((f) =>
+        ["ka.verb", "ka.req.pod.containers.image", "ka.uri.param[command]"]
+          .includes(f)
+      )
+      : all,
+    log: (l) => log(`k8saudit: ${l}`),
+  });
+}
+
 // ---- summarise --------------------------------------------------------------
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -583,6 +636,8 @@ const ratios = {
   events_go_over_native: ratio(goEv, native?.events_per_s),
   extracts_go_over_native: ratio(goEx, native?.extracts_per_s),
   ...sinspWorkload?.ratios,
+  // Per engine: TS k8saudit over Go k8saudit.
+  k8saudit_ts_over_go: k8sauditResult?.ratios ?? null,
 };
 const cpus = navigator.hardwareConcurrency;
 const doc = {
@@ -635,6 +690,16 @@ const doc = {
       "C client threads, one keep-alive connection each, one request at a time; requests/s until the last event came out of next_batch",
     results: webhookResults,
   },
+  k8saudit_workload: k8sauditResult
+    ? {
+      events: K8S_EVENTS,
+      webhook_requests: WEBHOOK_REQUESTS,
+      concurrency: CONCURRENCY,
+      how:
+        "plugins/k8saudit.ts vs Go k8saudit 0.18.0: the same file (plain path, read to EOF), the same http:// open params, each field alone on tests/fixtures/k8saudit/pods_and_rbac_compact.jsonl",
+      ...k8sauditResult,
+    }
+    : null,
   ratios,
   webhook_requests_per_second: tsWebhook?.requests_per_s ?? null,
   missing,
@@ -728,6 +793,32 @@ if (webhookResults.length) {
     }
   }
 }
+if (k8sauditResult) {
+  console.log(
+    `\nk8saudit workload: ${K8S_EVENTS} audit events from a file, ${WEBHOOK_REQUESTS} webhook POSTs, ${
+      Object.keys(k8sauditResult.fields).length
+    } fields alone`,
+  );
+  line(["contender", "file ev/s", "file ex/s", "webhook rq/s", "field ex/s"]);
+  const perFieldMedian = (name: string) => {
+    const xs = Object.values(k8sauditResult!.fields).map((by) => by[name])
+      .filter((x): x is number => typeof x === "number").sort((a, b) => a - b);
+    return xs.length ? xs[xs.length >> 1] : null;
+  };
+  const names = new Set([
+    ...Object.keys(k8sauditResult.file),
+    ...Object.keys(k8sauditResult.webhook),
+  ]);
+  for (const name of names) {
+    line([
+      name,
+      fmt(k8sauditResult.file[name]?.events_per_s),
+      fmt(k8sauditResult.file[name]?.extracts_per_s),
+      fmt(k8sauditResult.webhook[name]?.requests_per_s),
+      fmt(perFieldMedian(name)),
+    ]);
+  }
+}
 console.log(`\nratios: ${JSON.stringify(ratios)}`);
 console.log(`wrote ${outFile}`);
 if (Object.keys(failures).length) {
@@ -748,15 +839,41 @@ const broken = workloads.flatMap(([w, cs, got]) =>
   cs.filter((c) => (c.lib || c.name.startsWith("ts-")) && !got[c.name]?.length)
     .map((c) => `${w}:${c.name}`)
 );
+if (k8sauditResult) {
+  // Every contender of the k8saudit workload, TS ones built or not.
+  const names = [
+    ...k8sauditTs.map((c) => c.name),
+    "go-k8saudit",
+    "go-k8saudit-sync",
+  ];
+  for (const name of names) {
+    const got = k8sauditResult.file[name] && k8sauditResult.webhook[name] &&
+      Object.values(k8sauditResult.fields).every((by) =>
+        typeof by[name] === "number"
+      );
+    if (!got) broken.push(`k8saudit:${name}`);
+  }
+  for (const [what, why] of Object.entries(k8sauditResult.failures)) {
+    console.error(`k8saudit ${what}: ${why}`);
+  }
+}
 if (broken.length) {
   console.error(`bench: no figures from ${broken.join(", ")}`);
   Deno.exit(1);
 }
-const ran = workloads.filter(([, cs]) => cs.length);
+const ran = workloads.filter(([, cs]) => cs.length).map((
+  [w, cs],
+) => `${w}: ${cs.map((c) => c.name).join(" ")}`);
+if (k8sauditResult) {
+  ran.push(
+    `k8saudit: ${
+      [...k8sauditTs.map((c) => c.name), "go-k8saudit", "go-k8saudit-sync"]
+        .join(" ")
+    }`,
+  );
+}
 console.log(
   `bench: ok, figures from every contender of ${ran.length} workloads (${
-    ran.map(([w, cs]) => `${w}: ${cs.map((c) => c.name).join(" ")}`).join(
-      "; ",
-    )
+    ran.join("; ")
   })`,
 );

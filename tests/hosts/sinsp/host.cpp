@@ -6,12 +6,20 @@
 //   falco-deno-sinsp-host <spec.json>   (or the spec on stdin)
 //
 // Spec: {"parallel": bool, "sessions": [{
-//   "plugins": [{"path": "...", "config": "..."}],
+//   "plugins": [{"path": "...", "config": "...",
+//                "lastError": true}],                 (false: never call
+//                                                      its get_last_error)
 //   "open": {"plugin": "<name>", "params": "..."},   (optional)
 //   "filters": ["dummy.value > 3", ...],              (counted per event)
 //   "fields": ["dummy.value", ...],                   (per event, through
 //                                                      libsinsp's formatter)
 //   "format": "%evt.num %dummy.value",                (optional output)
+//   "rules": [{"name": "...", "condition": "...",     (Falco rules: which
+//              "output": "..."}],                      fire per event, and
+//                                                      their output)
+//   "filterCache": true,                              (false: compile
+//                                                      without libsinsp's
+//                                                      default filter cache)
 //   "maxEvents": 100, "maxFailures": 5, "maxTimeouts": 100000,
 //   "record": true }]}                                (false: counts only)
 //
@@ -91,8 +99,22 @@ Json::Value describe(const std::shared_ptr<sinsp_plugin>& p, bool inited) {
 			d["extractEventTypes"] = names;
 		}
 		Json::Value fields(Json::arrayValue);
-		for(const auto& f : p->fields()) fields.append(f.m_name);
+		Json::Value field_info(Json::arrayValue);
+		for(const auto& f : p->fields()) {
+			fields.append(f.m_name);
+			Json::Value info;
+			info["name"] = f.m_name;
+			info["type"] = param_type_to_string(f.m_type);
+			info["isList"] = f.is_list();
+			info["argRequired"] = (f.m_flags & EPF_ARG_REQUIRED) != 0;
+			info["argAllowed"] = (f.m_flags & EPF_ARG_ALLOWED) != 0;
+			info["argIndex"] = (f.m_flags & EPF_ARG_INDEX) != 0;
+			info["argKey"] = (f.m_flags & EPF_ARG_KEY) != 0;
+			field_info.append(info);
+		}
 		d["fields"] = fields;
+		// Each field's type and argument form, as libsinsp read them.
+		d["fieldInfo"] = field_info;
 	}
 	return d;
 }
@@ -120,6 +142,13 @@ Json::Value canonical(const Json::Value& v) {
 	}
 	return out;
 }
+
+// A rule as Falco runs it: a compiled condition and, when it matches, its
+// output format.
+struct compiled_rule {
+	std::unique_ptr<sinsp_filter> condition;
+	std::unique_ptr<sinsp_evt_formatter> output;
+};
 
 struct field_probe {
 	std::string name;
@@ -158,6 +187,9 @@ Json::Value run_session(const Json::Value& spec) {
 
 	Json::Value plugins(Json::arrayValue);
 	std::vector<std::shared_ptr<sinsp_plugin>> loaded;
+	// Plugins whose get_last_error may be called when nothing failed
+	// (plugin-sdk-go's dereferences a nil error then).
+	std::vector<bool> ask_last_error;
 	for(const auto& p : spec["plugins"]) {
 		Json::Value d;
 		d["path"] = p["path"].asString();
@@ -179,6 +211,7 @@ Json::Value run_session(const Json::Value& spec) {
 					checks.add_filter_check(sinsp_plugin::new_filtercheck(plugin));
 				}
 				loaded.push_back(plugin);
+				ask_last_error.push_back(p.get("lastError", true).asBool());
 			}
 			Json::Value described = describe(plugin, inited);
 			for(const auto& key : described.getMemberNames()) d[key] = described[key];
@@ -190,6 +223,12 @@ Json::Value run_session(const Json::Value& spec) {
 	out["plugins"] = plugins;
 
 	auto factory = std::make_shared<sinsp_filter_factory>(&inspector, checks);
+	// nullptr: the compiler's default, the expression-string cache that
+	// shares extracted values among the uses of a field in one filter.
+	std::shared_ptr<sinsp_filter_cache_factory> cache_factory;
+	if(!spec.get("filterCache", true).asBool()) {
+		cache_factory = std::make_shared<sinsp_filter_cache_factory>();
+	}
 	std::vector<std::unique_ptr<sinsp_filter>> filters;
 	Json::Value filter_results(Json::arrayValue);
 	for(const auto& f : spec["filters"]) {
@@ -197,13 +236,37 @@ Json::Value run_session(const Json::Value& spec) {
 		r["filter"] = f.asString();
 		r["matched"] = 0;
 		try {
-			sinsp_filter_compiler compiler(factory, f.asString());
+			sinsp_filter_compiler compiler(factory, f.asString(), cache_factory);
 			filters.push_back(compiler.compile());
 		} catch(const std::exception& e) {
 			r["error"] = e.what();
 			filters.push_back(nullptr);
 		}
 		filter_results.append(r);
+	}
+
+	std::vector<compiled_rule> rules;
+	Json::Value rule_results(Json::arrayValue);
+	for(const auto& r : spec["rules"]) {
+		Json::Value result;
+		result["name"] = r["name"].asString();
+		result["matched"] = 0;
+		compiled_rule rule;
+		try {
+			sinsp_filter_compiler compiler(factory, r["condition"].asString(), cache_factory);
+			rule.condition = compiler.compile();
+		} catch(const std::exception& e) {
+			result["conditionError"] = e.what();
+		}
+		try {
+			rule.output = std::make_unique<sinsp_evt_formatter>(&inspector,
+			                                                    r["output"].asString(),
+			                                                    checks);
+		} catch(const std::exception& e) {
+			result["outputError"] = e.what();
+		}
+		rules.push_back(std::move(rule));
+		rule_results.append(result);
 	}
 
 	std::vector<field_probe> probes;
@@ -224,8 +287,9 @@ Json::Value run_session(const Json::Value& spec) {
 			continue;
 		}
 		std::string base = probe.name.substr(0, probe.name.find('['));
-		for(const auto& p : loaded) {
-			if(!(p->caps() & CAP_EXTRACTION)) continue;
+		for(size_t i = 0; i < loaded.size(); i++) {
+			const auto& p = loaded[i];
+			if(!(p->caps() & CAP_EXTRACTION) || !ask_last_error[i]) continue;
 			for(const auto& f : p->fields())
 				if(f.m_name == base) probe.owner = p;
 		}
@@ -267,6 +331,7 @@ Json::Value run_session(const Json::Value& spec) {
 		const uint64_t max_timeouts = spec.get("maxTimeouts", 1000000).asUInt64();
 		const bool record = spec.get("record", true).asBool();
 		std::vector<uint64_t> matched(filters.size(), 0);
+		std::vector<uint64_t> fired_count(rules.size(), 0);
 		auto loop_started = std::chrono::steady_clock::now();
 		std::string output;
 		while(opened) {
@@ -319,6 +384,27 @@ Json::Value run_session(const Json::Value& spec) {
 			if(output_formatter) {
 				if(output_formatter->tostring(evt, output)) outputs++;
 			}
+			Json::Value fired(Json::arrayValue);
+			for(size_t i = 0; i < rules.size(); i++) {
+				bool m = false;
+				if(rules[i].condition) {
+					try {
+						m = rules[i].condition->run(evt);
+					} catch(const std::exception& ex) {
+						errors.append(std::string("rule threw: ") + ex.what());
+					}
+				}
+				if(!m) continue;
+				fired_count[i]++;
+				Json::Value f;
+				f["rule"] = (Json::UInt64)i;
+				std::string text;
+				if(rules[i].output) {
+					rules[i].output->tostring(evt, text);
+					f["output"] = text;
+				}
+				fired.append(f);
+			}
 			if(!record) continue;
 			e["num"] = static_cast<Json::UInt64>(evt->get_num());
 			e["ts"] = static_cast<Json::UInt64>(evt->get_ts());
@@ -350,6 +436,7 @@ Json::Value run_session(const Json::Value& spec) {
 			e["text"] = texts;
 			if(!extract_errors.empty()) e["lastErrors"] = extract_errors;
 			e["matches"] = matches;
+			if(!rules.empty()) e["fired"] = fired;
 			if(output_formatter) e["output"] = output;
 			event_list.append(e);
 		}
@@ -357,6 +444,7 @@ Json::Value run_session(const Json::Value& spec) {
 		        std::chrono::duration<double>(std::chrono::steady_clock::now() - loop_started)
 		                .count();
 		for(size_t i = 0; i < filters.size(); i++) filter_results[(int)i]["matched"] = (Json::UInt64)matched[i];
+		for(size_t i = 0; i < rules.size(); i++) rule_results[(int)i]["matched"] = (Json::UInt64)fired_count[i];
 		if(opened) {
 			try {
 				inspector.close();
@@ -366,6 +454,7 @@ Json::Value run_session(const Json::Value& spec) {
 		}
 	}
 	for(size_t i = 0; i < loaded.size(); i++) {
+		if(!ask_last_error[i]) continue;
 		std::string last = loaded[i]->get_last_error();
 		if(!last.empty()) out["plugins"][(int)i]["lastError"] = last;
 	}
@@ -375,6 +464,7 @@ Json::Value run_session(const Json::Value& spec) {
 	counts["outputs"] = (Json::UInt64)outputs;
 	out["counts"] = counts;
 	out["filters"] = filter_results;
+	if(!rules.empty()) out["rules"] = rule_results;
 	out["events"] = event_list;
 	out["errors"] = errors;
 	out["end"] = end;

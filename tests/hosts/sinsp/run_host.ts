@@ -11,6 +11,21 @@ export interface SinspPluginSpec {
   path: string;
   /** Init config, given to libsinsp's `sinsp_plugin::init`. */
   config: string;
+  /**
+   * `false`: never call its `get_last_error` unless libsinsp does (the Go
+   * SDK's dereferences a nil error when nothing failed).
+   */
+  lastError?: boolean;
+}
+
+/** A Falco rule to run on every event: condition and output format. */
+export interface SinspRuleSpec {
+  /** The rule's name, echoed in the results. */
+  name: string;
+  /** The condition, macros and lists expanded. */
+  condition: string;
+  /** The output format. */
+  output: string;
 }
 
 /** One session: one sinsp inspector, as Falco runs one per event source. */
@@ -25,6 +40,14 @@ export interface SinspSessionSpec {
   fields?: string[];
   /** An output format run on every event. */
   format?: string;
+  /** Rules compiled by libsinsp; each is run on every event. */
+  rules?: SinspRuleSpec[];
+  /**
+   * `false`: compile filters and rules without libsinsp's default filter
+   * cache (which shares a field's extracted values among its uses in one
+   * filter).
+   */
+  filterCache?: boolean;
   /** Most events to read. */
   maxEvents?: number;
   /** `next` failures tolerated before the session stops (default 0). */
@@ -48,9 +71,23 @@ export interface SinspPluginInfo {
   extractEventCodes?: number[];
   extractEventTypes?: string[];
   fields?: string[];
+  /** Each field's type (libsinsp's name for it) and argument form. */
+  fieldInfo?: SinspFieldInfo[];
   initError?: string;
   registerError?: string;
   lastError?: string;
+}
+
+/** A field as libsinsp read it from the plugin. */
+export interface SinspFieldInfo {
+  name: string;
+  /** libsinsp's type name (`CHARBUF` for `string`). */
+  type: string;
+  isList: boolean;
+  argRequired: boolean;
+  argAllowed: boolean;
+  argIndex: boolean;
+  argKey: boolean;
 }
 
 /** One event as libsinsp delivered and formatted it. */
@@ -72,6 +109,8 @@ export interface SinspEvent {
   lastErrors?: Record<string, string>;
   /** Whether each filter matched, in spec order. */
   matches: boolean[];
+  /** The rules that matched (index in spec order) and their output. */
+  fired?: { rule: number; output?: string }[];
   /** The output format's result. */
   output?: string;
 }
@@ -82,6 +121,13 @@ export interface SinspSessionResult {
   openError?: string;
   formatError?: string;
   filters: { filter: string; matched: number; error?: string }[];
+  /** Per rule: events matched, and what libsinsp refused. */
+  rules?: {
+    name: string;
+    matched: number;
+    conditionError?: string;
+    outputError?: string;
+  }[];
   events: SinspEvent[];
   errors: string[];
   counts: {
