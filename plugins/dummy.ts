@@ -26,8 +26,17 @@ const BATCH_SIZE = 128;
 
 /** An open capture. */
 interface Capture {
-  sample: bigint;
+  /** A number while it is exact in one (below 2^53), then a bigint. */
+  sample: number | bigint;
   remaining: number;
+}
+
+/** `sample + step`, as exact as the Go plugin's uint64. */
+function advance(sample: number | bigint, step: number): number | bigint {
+  if (typeof sample === "number" && sample + step <= Number.MAX_SAFE_INTEGER) {
+    return sample + step;
+  }
+  return BigInt(sample) + BigInt(step);
 }
 
 function openParam(params: Record<string, unknown>, key: string, def: number) {
@@ -81,7 +90,7 @@ export default definePlugin({
       }
     }
     return {
-      sample: BigInt(openParam(parsed, "start", 1)),
+      sample: openParam(parsed, "start", 1),
       remaining: openParam(parsed, "maxEvents", 20),
     };
   },
@@ -95,8 +104,8 @@ export default definePlugin({
     for (let i = 0; i < BATCH_SIZE && capture.remaining > 0; i++) {
       capture.remaining--;
       const jitter = Math.floor(Math.random() * (state.jitter + 1));
-      capture.sample += 1n + BigInt(jitter);
-      events.push({ payload: capture.sample.toString(), ts });
+      capture.sample = advance(capture.sample, 1 + jitter);
+      events.push({ payload: String(capture.sample), ts });
     }
     return events;
   },
