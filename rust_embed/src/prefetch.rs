@@ -346,13 +346,18 @@ mod tests {
     }
   }
 
+  /// The batch as `next_batch` hands it out: an array of event pointers.
+  fn pointers_to(batch: &[Vec<u8>]) -> Vec<*mut ss_plugin_event> {
+    batch
+      .iter()
+      .map(|b| b.as_ptr() as *mut ss_plugin_event)
+      .collect()
+  }
+
   #[test]
   fn events_after_the_asked_one_are_answered_from_one_hop() {
     let batch: Vec<Vec<u8>> = (0..4).map(event).collect();
-    let mut pointers: Vec<*mut ss_plugin_event> = batch
-      .iter()
-      .map(|b| b.as_ptr() as *mut ss_plugin_event)
-      .collect();
+    let mut pointers = pointers_to(&batch);
     // The host's copies: other addresses, same bytes.
     let copies = batch.clone();
     let mut value = 7u64;
@@ -393,10 +398,7 @@ mod tests {
   #[test]
   fn a_field_not_extracted_ahead_takes_a_hop_and_new_state_forgets_the_batch() {
     let batch: Vec<Vec<u8>> = (0..3).map(event).collect();
-    let mut pointers: Vec<*mut ss_plugin_event> = batch
-      .iter()
-      .map(|b| b.as_ptr() as *mut ss_plugin_event)
-      .collect();
+    let mut pointers = pointers_to(&batch);
     let mut value = 1u64;
     let mut p = Prefetch::default();
     unsafe {
