@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as abi from "./_bridge_abi.ts";
 import { PACK_MAGIC } from "./pack.ts";
+import { SNAPSHOT_MAGIC } from "./engines.ts";
 import { REPO_ROOT } from "./paths.ts";
 
 const rust = (file: string) =>
@@ -71,4 +72,11 @@ Deno.test("deadlines are the embed's (config.rs, thread/script.rs)", () => {
 
 Deno.test("the pack trailer's magic is the embed's (manifest.rs)", () => {
   assert.equal(rustConst(rust("manifest.rs"), "MAGIC"), `b"${PACK_MAGIC}"`);
+});
+
+Deno.test("the snapshot section's magic is the embed's (snapshot.rs)", () => {
+  assert.equal(
+    rustConst(rust("snapshot.rs"), "SNAPSHOT_MAGIC"),
+    `b"${SNAPSHOT_MAGIC}"`,
+  );
 });

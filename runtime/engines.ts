@@ -106,7 +106,18 @@ export function chooseEngine(
   };
 }
 
-async function sourceHash(): Promise<string> {
+/**
+ * The hash of the embed's sources (`rust_embed/`): the generic library's
+ * cache key, and the build key of its V8 startup snapshot.
+ *
+ * @returns 16 hex digits.
+ *
+ * @example
+ * ```ts ignore
+ * const hash = await sourceHash();
+ * ```
+ */
+export async function sourceHash(): Promise<string> {
   const crate = join(REPO_ROOT, "rust_embed");
   const files: string[] = [];
   const walk = async (dir: string) => {
@@ -231,6 +242,46 @@ export async function genericLibrary(
     } s`,
   );
   return cached;
+}
+
+/**
+ * Marks V8's startup snapshot section at the end of a generic library;
+ * mirrors `rust_embed/src/snapshot.rs`.
+ */
+export const SNAPSHOT_MAGIC = "FDENOSN1";
+
+/**
+ * The build key of the startup snapshot at the end of a generic library
+ * (`blob | key | u64 length | SNAPSHOT_MAGIC`), or `undefined` when it
+ * carries none (QuickJS-ng builds).
+ *
+ * @param library The generic library's path.
+ * @returns The key: the source hash of the build that took the snapshot.
+ *
+ * @example
+ * ```ts ignore
+ * const key = await snapshotKey(await genericLibrary("v8"));
+ * ```
+ */
+export async function snapshotKey(
+  library: string,
+): Promise<string | undefined> {
+  const file = await Deno.open(library);
+  try {
+    const tail = new Uint8Array(32);
+    await file.seek(-tail.length, Deno.SeekMode.End);
+    let read = 0;
+    while (read < tail.length) {
+      const n = await file.read(tail.subarray(read));
+      if (n === null) return undefined;
+      read += n;
+    }
+    const text = new TextDecoder();
+    if (text.decode(tail.subarray(24)) !== SNAPSHOT_MAGIC) return undefined;
+    return text.decode(tail.subarray(0, 16));
+  } finally {
+    file.close();
+  }
 }
 
 /** The binary that takes V8's startup snapshot (`rust_embed/src/bin`). */

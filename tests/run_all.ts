@@ -32,6 +32,8 @@ import {
   findV8Archive,
   genericLibrary,
   REPO_ROOT,
+  snapshotKey,
+  sourceHash,
   V8_ARCHIVE_NAME,
   V8_VERSION,
 } from "../runtime/engines.ts";
@@ -328,6 +330,20 @@ for (const engine of engines) {
     },
   );
   if (!libraryReady) continue;
+  if (engine === "v8") {
+    await step(
+      "[v8] the generic library carries its startup snapshot, keyed to these sources",
+      async () => {
+        const key = await snapshotKey(await genericLibrary(engine));
+        const hash = await sourceHash();
+        if (key !== hash) {
+          throw new Error(
+            `snapshot key ${JSON.stringify(key)}, sources ${hash}`,
+          );
+        }
+      },
+    );
+  }
   for (
     const p of [
       ...SO_PLUGINS,
