@@ -664,3 +664,41 @@ pub fn rss_kb() -> u64 {
         .unwrap_or(0);
     pages * 4
 }
+
+/// Runs `cycle` `warmup` times, then `cycles` times, and returns by how
+/// many KiB per cycle the lowest RSS of the last `window` cycles exceeds
+/// the lowest of the first `window`.
+///
+/// It first fixes glibc's mmap threshold at its default of 128 KiB, for
+/// the whole process: glibc otherwise raises it to the size of each large
+/// block freed, and keeps later ones of that size in its heap, now and
+/// then for many cycles. On QuickJS-ng the bridge's 4 MiB buffers are such
+/// blocks (V8 maps its own), and the resident set rose and fell by 4 MiB
+/// between instances. Floors, not two samples: memory held at one moment
+/// and given back at the next moves a sample but not a floor; a leak raises
+/// the floor.
+///
+/// # Panics
+/// When `cycles` is not larger than `2 * window`.
+pub fn rss_floor_growth_kb(warmup: u64, cycles: u64, window: u64, mut cycle: impl FnMut()) -> u64 {
+    assert!(
+        cycles > 2 * window,
+        "{cycles} cycles cannot hold two windows of {window}"
+    );
+    // SAFETY: mallopt only sets a parameter of the allocator.
+    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
+    for _ in 0..warmup {
+        cycle();
+    }
+    let (mut first, mut last) = (u64::MAX, u64::MAX);
+    for i in 0..cycles {
+        cycle();
+        let rss = rss_kb();
+        if i < window {
+            first = first.min(rss);
+        } else if i >= cycles - window {
+            last = last.min(rss);
+        }
+    }
+    last.saturating_sub(first) / (cycles - window)
+}
