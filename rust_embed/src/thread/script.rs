@@ -6,7 +6,7 @@
 //! host call's bridge call, each poll of the event loop while a promise is
 //! awaited, and each poll between calls.
 
-use super::code_cache::{run_bundle, CompiledBundle};
+use super::code_cache::{run_bundle, CompiledBundle, Stage};
 use super::heap_guard;
 use super::marshal::{self, ResultStores};
 use super::request::{Request, Response};
@@ -238,8 +238,10 @@ impl Script {
     Ok(match request {
       Request::Init { config } => {
         let response = self.lifecycle(|b| &b.init, &[Arg::Str(&config)]).await?;
-        if let (Response::Done, Some(compiled)) = (&response, self.compiled.take()) {
-          compiled.keep(&mut self.runtime);
+        match (&response, &self.compiled) {
+          (Response::Done, Some(compiled)) => compiled.keep(&mut self.runtime, Stage::Initialised),
+          // Its code would be worth less than that of an instance that ran.
+          _ => self.compiled = None,
         }
         response
       }
@@ -251,7 +253,12 @@ impl Script {
         self.pending_batch = None;
         self.lifecycle(|b| &b.close, &[]).await?
       }
-      Request::Shutdown => self.lifecycle(|b| &b.destroy, &[]).await?,
+      Request::Shutdown => {
+        if let Some(compiled) = self.compiled.take() {
+          compiled.keep(&mut self.runtime, Stage::Destroyed);
+        }
+        self.lifecycle(|b| &b.destroy, &[]).await?
+      }
       Request::NextBatch => self.next_batch().await?,
       Request::Extract {
         event,
