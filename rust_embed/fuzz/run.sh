@@ -63,13 +63,14 @@ start=$(date +%s.%N)
 "$bin" "${args[@]}" "$corpus" "$here/seeds/$target" >"$log" 2>&1
 code=$?
 secs=$(echo "$(date +%s.%N) - $start" | bc)
-runs=$(grep -aoE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+# -fork=N counts in its progress lines, "#N:" (the total of its jobs); its
+# final stats, when stopped, are its own (0 units).
+runs=$(grep -aoE '^#[0-9]+:' "$log" | grep -oE '[0-9]+' | tail -1)
+[ -z "$runs" ] && runs=$(grep -aoE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
 [ -z "$runs" ] && runs=$(grep -aoE '^Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' | tail -1)
-# -fork=N prints neither: its progress lines start with the total, "#N:".
-[ -z "$runs" ] && runs=$(grep -aoE '^#[0-9]+:' "$log" | grep -oE '[0-9]+' | tail -1)
 runs=${runs:-0}
 eps=$(grep -aoE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
-eps=${eps:-$(echo "$runs / $secs" | bc)}
+[ "${eps:-0}" -eq 0 ] && eps=$(echo "$runs / $secs" | bc)
 ncorpus=$(find "$corpus" -type f | wc -l)
 if [ $code -ne 0 ] && grep -aq 'run interrupted' "$log"; then
   fail "interrupted after $runs runs ($eps exec/s), no crash found; log $log"
