@@ -132,6 +132,13 @@ export function lifecycleDeadlineText(
 /** Name of the global the bundle defines. */
 export const BRIDGE_GLOBAL = "__falcoDenoBridge";
 
+/**
+ * `Symbol.for` key of the function the embed offers, on V8, to make the
+ * bridge's shared buffers (`rust_embed/src/engine.rs`); the bridge removes
+ * it once they are made.
+ */
+export const SHARED_BUFFER_HOOK = "falco-deno.sharedBuffer";
+
 /** Init config member reserved for the embed (deadlines, heap limit, ...). */
 export const RESERVED_CONFIG_KEY = "falco_deno";
 

@@ -26,6 +26,13 @@ function rustDefault(source: string, name: string): string {
   return m[1];
 }
 
+Deno.test("the shared buffer hook is the embed's (rust_embed/src/engine.rs)", () => {
+  assert.equal(
+    rustConst(rust("engine.rs"), "SHARED_BUFFER_HOOK"),
+    `"${abi.SHARED_BUFFER_HOOK}"`,
+  );
+});
+
 Deno.test("bridge constants are the embed's (rust_embed/src/bridge.rs)", () => {
   const bridge = rust("bridge.rs");
   assert.equal(rustConst(bridge, "BRIDGE_GLOBAL"), `"${abi.BRIDGE_GLOBAL}"`);

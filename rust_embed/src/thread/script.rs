@@ -86,6 +86,7 @@ impl Script {
     })
     .map_err(|e| format!("cannot create the JavaScript runtime: {e}"))?;
     crate::web::seal(&mut runtime)?;
+    crate::engine::offer_shared_buffers(&mut runtime);
     watchdog.watch(runtime.v8_isolate().thread_safe_handle());
     heap_guard::install(&mut runtime, &watchdog);
     let load = Activity::Call("load");
