@@ -144,6 +144,23 @@ impl Bridge {
     function: &v8::Global<v8::Function>,
     args: &[Arg],
   ) -> Result<Returned, CallError> {
+    let mut result = Err(CallError::Internal("the call was not made".into()));
+    self.call_each(runtime, function, args, 1, |_| true, |_, r| result = r);
+    result
+  }
+
+  /// Calls one bridge function with `args`, `count` times in one scope:
+  /// `before(i)` readies call `i` (false skips it) and `after(i, r)` takes
+  /// its result. A terminated call ends the loop; returns false then.
+  pub fn call_each(
+    &self,
+    runtime: &mut JsRuntime,
+    function: &v8::Global<v8::Function>,
+    args: &[Arg],
+    count: usize,
+    mut before: impl FnMut(usize) -> bool,
+    mut after: impl FnMut(usize, Result<Returned, CallError>),
+  ) -> bool {
     deno_core::scope!(scope, runtime);
     v8::tc_scope!(let tc, scope);
     let f = v8::Local::new(tc, function);
@@ -151,27 +168,39 @@ impl Bridge {
     let mut locals: smallvec::SmallVec<[v8::Local<v8::Value>; 2]> = smallvec::SmallVec::new();
     for arg in args {
       match arg {
-        Arg::Str(s) => locals.push(
-          v8::String::new(tc, s)
-            .ok_or_else(|| CallError::Internal("string argument too long".into()))?
-            .into(),
-        ),
+        Arg::Str(s) => match v8::String::new(tc, s) {
+          Some(s) => locals.push(s.into()),
+          None => {
+            after(
+              0,
+              Err(CallError::Internal("string argument too long".into())),
+            );
+            return true;
+          }
+        },
       }
     }
-    match f.call(tc, this, &locals) {
-      Some(value) => Ok(reduce(tc, value)),
-      None => {
-        if tc.is_execution_terminating() || tc.has_terminated() {
-          return Err(CallError::Terminated);
+    for i in 0..count {
+      if !before(i) {
+        continue;
+      }
+      let returned = match f.call(tc, this, &locals) {
+        Some(value) => Ok(reduce(tc, value)),
+        None if tc.is_execution_terminating() || tc.has_terminated() => {
+          after(i, Err(CallError::Terminated));
+          return false;
         }
-        match tc.exception() {
+        None => match tc.exception() {
           Some(exception) => Err(js_error(tc, exception)),
           None => Err(CallError::Internal(
             "the call failed without an exception".into(),
           )),
-        }
-      }
+        },
+      };
+      after(i, returned);
+      tc.reset();
     }
+    true
   }
 
   /// The state of a promise returned by `nextBatch()`.
