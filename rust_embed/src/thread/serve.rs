@@ -52,6 +52,24 @@ pub fn run(
   }
 }
 
+/// Runs a call, telling the handoff while it waits on the event loop (a
+/// pending poll: the thread is about to block on I/O or a timer), so that
+/// the caller parks soon instead of spinning through the wait.
+async fn flag_waits<F: Future>(handoff: &Handoff<Request, Response>, call: F) -> F::Output {
+  let mut call = std::pin::pin!(call);
+  let done = poll_fn(|cx| {
+    handoff.worker_waits(false);
+    let polled = call.as_mut().poll(cx);
+    if polled.is_pending() {
+      handoff.worker_waits(true);
+    }
+    polled
+  })
+  .await;
+  handoff.worker_waits(false);
+  done
+}
+
 /// Closes the handoff when the thread ends, by a return or a panic.
 struct ClosesOnExit<'a>(&'a Handoff<Request, Response>);
 
@@ -74,7 +92,11 @@ async fn serve(mut script: Script, handoff: &Handoff<Request, Response>) -> Opti
     loop {
       if let Some(request) = handoff.take_request() {
         let shutdown = matches!(request, Request::Shutdown);
-        let handled = catch_unwind_future(AssertUnwindSafe(script.handle(request))).await;
+        let handled = flag_waits(
+          handoff,
+          catch_unwind_future(AssertUnwindSafe(script.handle(request))),
+        )
+        .await;
         let response = match handled {
           Ok(Ok(response)) => response,
           Ok(Err(Abandoned)) => return Some(abandoned()),
