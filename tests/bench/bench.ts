@@ -51,7 +51,11 @@
 import { parseArgs } from "node:util";
 import { findV8Archive } from "../../runtime/engines.ts";
 import { writeAuditFile } from "./gen_k8s_audit.ts";
-import { runSinspBench, sinspContendersOf } from "./sinsp_bench.ts";
+import {
+  goDummyForSinsp,
+  runSinspBench,
+  sinspContendersOf,
+} from "./sinsp_bench.ts";
 import {
   benchK8saudit,
   type K8sauditBenchResult,
@@ -536,13 +540,22 @@ function summ(
   }
   return out;
 }
-const sinspWorkload = args.values["skip-sinsp"]
-  ? null
-  : await runSinspBench(sinspContendersOf(contenders), {
+/** The contenders with the Go dummy libsinsp 0.20.0 can load. */
+async function forSinsp(cs: Contender[]): Promise<Contender[]> {
+  if (!cs.some((c) => c.name.startsWith("go-sdk"))) return cs;
+  const goDummy310 = await goDummyForSinsp();
+  return cs.map((c) =>
+    c.name.startsWith("go-sdk") ? { ...c, lib: goDummy310 } : c
+  );
+}
+const sinspWorkload = args.values["skip-sinsp"] ? null : await runSinspBench(
+  sinspContendersOf(await forSinsp(contenders)),
+  {
     runs: RUNS,
     events: EVENTS,
     log,
-  });
+  },
+);
 const results = contenders.map((c) => {
   const s = summ(samples[c.name]);
   if (s) return { name: c.name, ...s, runs: samples[c.name].length };

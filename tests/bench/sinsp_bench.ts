@@ -254,6 +254,26 @@ export async function runSinspBench(
   };
 }
 
+/**
+ * The Go dummy libsinsp 0.20.0 can load: it takes plugin API 3.10, so the
+ * dummy is built against plugin-sdk-go declaring 3.10
+ * (`tests/hosts/build_go_plugins.sh` explains why that is the same plugin).
+ *
+ * @example
+ * ```ts ignore
+ * const lib = await goDummyForSinsp();
+ * ```
+ *
+ * @returns The path of its `.so`.
+ */
+export async function goDummyForSinsp(): Promise<string> {
+  return (await must("bash", [
+    "tests/hosts/build_go_plugins.sh",
+    "--api-3.10",
+    "dummy",
+  ])).trim().split("\n").pop()!;
+}
+
 async function must(cmd: string, args: string[]): Promise<string> {
   const r = await new Deno.Command(cmd, {
     args,
@@ -287,14 +307,7 @@ if (import.meta.main) {
     native,
     "tests/bench/native_dummy.c",
   ]);
-  // libsinsp 0.20.0 takes plugin API 3.10: the Go dummy is built against
-  // plugin-sdk-go declaring 3.10 (build_go_plugins.sh explains why that is
-  // the same plugin).
-  const goDummy = (await must("bash", [
-    "tests/hosts/build_go_plugins.sh",
-    "--api-3.10",
-    "dummy",
-  ])).trim().split("\n").pop()!;
+  const goDummy = await goDummyForSinsp();
   const contenders = sinspContendersOf([
     { name: "ts-v8", lib: values["ts-v8"] },
     { name: "ts-quickjs", lib: values["ts-quickjs"] },
