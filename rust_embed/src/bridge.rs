@@ -151,7 +151,7 @@ impl Bridge {
 
   /// Calls one bridge function with `args`, `count` times in one scope:
   /// `before(i)` readies call `i` (false skips it) and `after(i, r)` takes
-  /// its result. A terminated call ends the loop; returns false then.
+  /// its result. A terminated call ends the loop.
   pub fn call_each(
     &self,
     runtime: &mut JsRuntime,
@@ -160,7 +160,7 @@ impl Bridge {
     count: usize,
     mut before: impl FnMut(usize) -> bool,
     mut after: impl FnMut(usize, Result<Returned, CallError>),
-  ) -> bool {
+  ) {
     deno_core::scope!(scope, runtime);
     v8::tc_scope!(let tc, scope);
     let f = v8::Local::new(tc, function);
@@ -175,7 +175,7 @@ impl Bridge {
               0,
               Err(CallError::Internal("string argument too long".into())),
             );
-            return true;
+            return;
           }
         },
       }
@@ -188,7 +188,7 @@ impl Bridge {
         Some(value) => Ok(reduce(tc, value)),
         None if tc.is_execution_terminating() || tc.has_terminated() => {
           after(i, Err(CallError::Terminated));
-          return false;
+          return;
         }
         None => match tc.exception() {
           Some(exception) => Err(js_error(tc, exception)),
@@ -200,7 +200,6 @@ impl Bridge {
       after(i, returned);
       tc.reset();
     }
-    true
   }
 
   /// The state of a promise returned by `nextBatch()`.

@@ -283,27 +283,35 @@ mod tests {
     worker.join().unwrap();
   }
 
+  /// A worker thread that runs `then` once a request is waiting.
+  fn on_request<T: Send + 'static>(
+    h: &Arc<Handoff<u64, u64>>,
+    then: impl FnOnce(&Handoff<u64, u64>) -> T + Send + 'static,
+  ) -> std::thread::JoinHandle<T> {
+    let h = h.clone();
+    std::thread::spawn(move || {
+      while !h.has_request() {
+        spin_loop();
+      }
+      then(&h)
+    })
+  }
+
   /// How long after `call` began its caller parked, with the worker
   /// waiting on its event loop until then.
   fn parked_after_while_worker_waits() -> Duration {
     let h: Arc<Handoff<u64, u64>> = Arc::default();
-    let worker = {
-      let h = h.clone();
-      std::thread::spawn(move || {
-        while !h.has_request() {
-          spin_loop();
-        }
-        let x = h.take_request().unwrap();
-        h.worker_waits(true);
-        while !h.caller_parked.load(Ordering::SeqCst) {
-          std::thread::yield_now();
-        }
-        let parked = Instant::now();
-        h.worker_waits(false);
-        h.answer(x + 1);
-        parked
-      })
-    };
+    let worker = on_request(&h, |h| {
+      let x = h.take_request().unwrap();
+      h.worker_waits(true);
+      while !h.caller_parked.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+      }
+      let parked = Instant::now();
+      h.worker_waits(false);
+      h.answer(x + 1);
+      parked
+    });
     let started = Instant::now();
     assert_eq!(h.call(1, &|_| true), Ok(2));
     worker.join().unwrap().duration_since(started)
@@ -324,16 +332,10 @@ mod tests {
   #[test]
   fn a_worker_that_ends_fails_the_waiting_call() {
     let h: Arc<Handoff<u64, u64>> = Arc::default();
-    let worker = {
-      let h = h.clone();
-      std::thread::spawn(move || {
-        while !h.has_request() {
-          spin_loop();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-        h.close("the worker ended".into());
-      })
-    };
+    let worker = on_request(&h, |h| {
+      std::thread::sleep(Duration::from_millis(20));
+      h.close("the worker ended".into());
+    });
     assert_eq!(h.call(1, &|_| true), Err(Closed("the worker ended".into())));
     assert_eq!(
       h.call(2, &|_| true),

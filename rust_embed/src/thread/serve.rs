@@ -57,7 +57,7 @@ pub fn run(
 /// the caller parks soon instead of spinning through the wait.
 async fn flag_waits<F: Future>(handoff: &Handoff<Request, Response>, call: F) -> F::Output {
   let mut call = std::pin::pin!(call);
-  let done = poll_fn(|cx| {
+  poll_fn(|cx| {
     handoff.worker_waits(false);
     let polled = call.as_mut().poll(cx);
     if polled.is_pending() {
@@ -65,9 +65,7 @@ async fn flag_waits<F: Future>(handoff: &Handoff<Request, Response>, call: F) ->
     }
     polled
   })
-  .await;
-  handoff.worker_waits(false);
-  done
+  .await
 }
 
 /// Closes the handoff when the thread ends, by a return or a panic.
